@@ -1,0 +1,163 @@
+"""The composition root: the one place that wires storage, adapters and the scheduler to the core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import adapters
+from adapters.console import ConsoleConfig
+from bot.core.identity import ChatRef, UserRef
+from bot.core.i18n import Translator
+from bot.core.models import Group
+from bot.core.ports import Clock, Platform, SystemClock, VisibilityReport
+from bot.delivery import DeliveryQueue
+from bot.dispatch import Dispatcher
+from bot.groups.service import GroupService
+from bot.runtime import Runtime
+from bot.scheduling import Scheduler
+from bot.settings import Settings
+from storage import migrate
+from storage.crypto import FieldCipher
+from storage.db import Database
+from storage.unit_of_work import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Application:
+    """Everything wired together; `run` until stopped."""
+
+    settings: Settings
+    database: Database
+    uow: UnitOfWorkFactory
+    translator: Translator
+    dispatcher: Dispatcher
+    queue: DeliveryQueue
+    runtime: Runtime
+    platforms: dict[str, Platform]
+    scheduler: Scheduler
+    clock: Clock
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    started: bool = False
+
+    async def start(self) -> None:
+        """Migrate, then start the queue, every platform and the scheduler."""
+        await migrate.upgrade(self.database)
+        self.queue.start()
+        for name, platform in self.platforms.items():
+            await platform.start(self.runtime.handle)
+            log.info("platform started", extra={"platform": name})
+        self.scheduler.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        """Stop in reverse order; nothing half-written (every write is one transaction)."""
+        self.scheduler.stop()
+        for platform in self.platforms.values():
+            await platform.stop()
+        await self.queue.stop()
+        await self.database.dispose()
+        self.started = False
+
+    async def settle(self) -> None:
+        """Wait until every queued action has been delivered (console scripts, tests)."""
+        await self.queue.wait_idle(timeout=30)
+
+    async def run(self) -> None:
+        """Start, wait for SIGTERM/SIGINT or the end of console input, then stop cleanly."""
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self.stopping.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        await self.start()
+        try:
+            await self.stopping.wait()
+        finally:
+            await self.settle()
+            await self.stop()
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    platforms: Mapping[str, Platform] | None = None,
+    console: ConsoleConfig | None = None,
+) -> Application:
+    """Build the whole bot from settings; tests pass their own clock, platforms or console."""
+    clock = clock or SystemClock()
+    database = Database(settings.database_url, cipher=FieldCipher(settings.data_encryption_key))
+    uow = UnitOfWorkFactory(database)
+    translator = Translator()
+    dispatcher = Dispatcher(store=uow, translator=translator, clock=clock,
+                            default_language=settings.default_language)
+    stopping = asyncio.Event()
+    built: dict[str, Platform] = dict(platforms or {})
+    queue = DeliveryQueue(built)
+    if platforms is None:
+        for name in settings.platforms:
+            built[name] = adapters.build_platform(name, _adapter_config(
+                name, settings, console, queue, stopping))
+            queue.add_platform(built[name])
+    runtime = Runtime(dispatcher=dispatcher, queue=queue, store=uow, clock=clock)
+    scheduler = Scheduler()
+
+    async def check_visibility(group: str) -> VisibilityReport:
+        platform = built.get(group.partition(":")[0])
+        if platform is None:
+            return VisibilityReport(can_read_all_messages=True)
+        return await platform.check_visibility(group)
+
+    async def lookup_admins(group: str) -> list[UserRef]:
+        platform = built.get(group.partition(":")[0])
+        return await platform.group_admins(group) if platform else []
+
+    defaults = Group(key="", platform="", home_chat=ChatRef("", "", "group"),
+                     language=settings.default_language, timezone=settings.default_timezone,
+                     region=settings.default_region)
+    groups = GroupService(store=uow, registry=dispatcher.commands,
+                          check_visibility=check_visibility, lookup_admins=lookup_admins,
+                          defaults=defaults)
+    for spec in groups.commands():
+        dispatcher.commands.register(spec)
+
+    async def purge_processed_events() -> None:
+        async with uow() as store:
+            await store.processed_events.forget_before(clock.now() - timedelta(days=2))
+            await store.commit()
+
+    scheduler.every(3600, purge_processed_events, name="purge-processed-events")
+
+    return Application(settings=settings, database=database, uow=uow, translator=translator,
+                       dispatcher=dispatcher, queue=queue, runtime=runtime, platforms=built,
+                       scheduler=scheduler, clock=clock, stopping=stopping)
+
+
+def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None,
+                    queue: DeliveryQueue, stopping: asyncio.Event) -> Any:
+    if name == "console":
+        config = console or ConsoleConfig()
+        if config.settle is None:
+            async def settle() -> None:
+                await queue.wait_idle(timeout=30)
+            config.settle = settle
+        if config.on_end is None:
+            config.on_end = stopping.set
+        return config
+    if name == "telegram":
+        return {"token": settings.telegram_bot_token, "base_url": settings.telegram_api_base_url,
+                "webhook_url": settings.telegram_webhook_url, "port": settings.port,
+                "webhook_secret": settings.telegram_webhook_secret}
+    return {"token": settings.discord_bot_token, "api_base_url": settings.discord_api_base_url,
+            "gateway_url": settings.discord_gateway_url, "guild_id": settings.discord_guild_id,
+            "facilitator_role": settings.discord_facilitator_role}

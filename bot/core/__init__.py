@@ -1,0 +1,1 @@
+"""The platform-neutral vocabulary every capability and adapter speaks."""

@@ -1,0 +1,1 @@
+"""Groups and roles: registering a group, its settings, facilitators and moderators, /help."""

@@ -1,0 +1,52 @@
+"""The one scheduler, owned by the core (APScheduler 3.x); every job is an idempotent sweep.
+
+Jobs decide what is due from the database on every tick and claim work there before acting, so
+a restart loses nothing and two processes never do the same work twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+Sweep = Callable[[], Awaitable[None]]
+
+
+class Scheduler:
+    """A thin wrapper so capabilities register sweeps without knowing APScheduler."""
+
+    def __init__(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._sweeps: dict[str, Sweep] = {}
+
+    def every(self, seconds: float, sweep: Sweep, *, name: str) -> None:
+        """Run `sweep` every `seconds`; a slow run is never overlapped by the next."""
+        self._sweeps[name] = sweep
+
+        async def guarded() -> None:
+            try:
+                await sweep()
+            except Exception:
+                log.exception("sweep failed", extra={"sweep": name})
+
+        self._scheduler.add_job(guarded, "interval", seconds=seconds, id=name, name=name,
+                                max_instances=1, coalesce=True, misfire_grace_time=30,
+                                replace_existing=True)
+
+    async def run_now(self, name: str) -> None:
+        """Run one sweep at once (start-up catch-up, tests)."""
+        await self._sweeps[name]()
+
+    def start(self) -> None:
+        """Start ticking (inside the running loop)."""
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        """Stop ticking; running jobs finish on their own."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

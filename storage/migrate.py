@@ -1,0 +1,84 @@
+"""Applying and generating Alembic migrations from inside the event loop."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK_ID = 0x4B494E44  # "KIND": one upgrade at a time when several processes start together
+
+
+def alembic_config() -> Config:
+    """An Alembic config pointing at our migrations folder (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+async def upgrade(database: Database, revision: str = "head") -> None:
+    """Bring the schema up to `revision`; safe to run from several processes at once."""
+    config = alembic_config()
+    async with database.engine.connect() as connection:
+        if not database.is_sqlite:
+            await connection.execute(text(f"SELECT pg_advisory_lock({_PG_LOCK_ID})"))
+            await connection.commit()
+        try:
+            await connection.run_sync(_upgrade, config, revision)
+            await connection.commit()
+        finally:
+            if not database.is_sqlite:
+                await connection.execute(text(f"SELECT pg_advisory_unlock({_PG_LOCK_ID})"))
+                await connection.commit()
+
+
+def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def current_revision(database: Database) -> str | None:
+    """The revision the database is at."""
+    async with database.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+def head_revision() -> str | None:
+    """The newest revision in the migrations folder."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def revision(database: Database, message: str) -> None:
+    """Autogenerate a migration from the difference between the tables and the database."""
+    config = alembic_config()
+    async with database.engine.connect() as connection:
+        await connection.run_sync(_revision, config, message)
+
+
+def _revision(connection: Connection, config: Config, message: str) -> None:
+    config.attributes["connection"] = connection
+    command.revision(config, message=message, autogenerate=True)
+
+
+async def check(database: Database) -> None:
+    """Fail when the tables changed without a migration (`alembic check`)."""
+    config = alembic_config()
+    async with database.engine.connect() as connection:
+        await connection.run_sync(_check, config)
+
+
+def _check(connection: Connection, config: Config) -> None:
+    config.attributes["connection"] = connection
+    command.check(config)

@@ -1,0 +1,25 @@
+"""Every table, imported here so SQLModel.metadata (and so Alembic) knows them all.
+
+A capability adds its tables in a module of its own in this folder, imports it below, and
+generates a migration with `kindred db revision -m "what changed"`.
+"""
+
+from storage.tables.core import (
+    AlertSubscriptionRow,
+    AuditRow,
+    DeliveryRow,
+    GroupRow,
+    MembershipRow,
+    PersonRow,
+    ProcessedEventRow,
+)
+
+__all__ = [
+    "AlertSubscriptionRow",
+    "AuditRow",
+    "DeliveryRow",
+    "GroupRow",
+    "MembershipRow",
+    "PersonRow",
+    "ProcessedEventRow",
+]

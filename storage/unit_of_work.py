@@ -1,0 +1,67 @@
+"""The unit of work: one session, every repository on it, commit or roll back as one."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import Database
+from storage.repositories import (
+    SqlAlertSubscriptionRepository,
+    SqlAuditRepository,
+    SqlGroupRepository,
+    SqlMembershipRepository,
+    SqlPersonRepository,
+    SqlProcessedEventRepository,
+)
+
+
+class SqlUnitOfWork:
+    """`async with database_uow() as uow: ...; await uow.commit()`; rolls back unless committed."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        self._session = self._database.sessions()
+        session = self._session
+        self.groups = SqlGroupRepository(session)
+        self.people = SqlPersonRepository(session)
+        self.memberships = SqlMembershipRepository(session)
+        self.alert_subscriptions = SqlAlertSubscriptionRepository(session)
+        self.processed_events = SqlProcessedEventRepository(session)
+        self.audit = SqlAuditRepository(session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        try:
+            await self._session.rollback()
+        finally:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The session, for repositories that capabilities add."""
+        assert self._session is not None, "use inside `async with`"
+        return self._session
+
+    async def commit(self) -> None:
+        """Make the changes durable."""
+        await self.session.commit()
+
+
+class UnitOfWorkFactory:
+    """Makes a fresh unit of work per use; the composition root hands this to services."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.database)

@@ -11,8 +11,8 @@ from typing import Any
 
 import adapters
 from adapters.console import ConsoleConfig
-from bot.core.identity import ChatRef, UserRef
 from bot.core.i18n import Translator
+from bot.core.identity import ChatRef, UserRef
 from bot.core.models import Group
 from bot.core.ports import Clock, Platform, SystemClock, VisibilityReport
 from bot.delivery import DeliveryQueue

@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from bot.crisis.evaluation import run_eval
 
-        return run_eval(Path(args.file), sys.stdout)
+        return int(run_eval(Path(args.file), sys.stdout))
     try:
         settings = Settings.from_env(os.environ)
     except SettingsError as problem:

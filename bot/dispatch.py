@@ -223,18 +223,19 @@ class Dispatcher:
 
     async def _command(self, event: CommandInvoked, situation: Situation) -> list[Action]:
         spec = self.commands.get(event.name)
-        if spec is None or spec.hidden and spec.handler is None:
+        if spec is None or (spec.hidden and spec.handler is None):
             return [_answer(event, situation, situation.t(
                 "I don't know the command /{name}. Send /help to see what I can do.",
                 name=event.name[:32]))]
         args = event.args
         target = spec
+        shown = spec.name
         if spec.subcommands:
             sub = spec.sub(args[0].lower()) if args else None
             if sub is None:
                 return [_answer(event, situation, self.usage_line(spec, situation))]
-            target, args = sub, args[1:]
-        refusal = self._refusal(target, situation)
+            target, args, shown = sub, args[1:], f"{spec.name} {sub.name}"
+        refusal = self._refusal(target, situation, shown)
         if refusal is not None:
             return [_answer(event, situation, refusal)]
         if target.where == "group" and situation.group is None:
@@ -262,13 +263,13 @@ class Dispatcher:
         )
         return list(await target.handler(context))
 
-    def _refusal(self, spec: CommandSpec, situation: Situation) -> str | None:
+    def _refusal(self, spec: CommandSpec, situation: Situation, shown: str) -> str | None:
         if situation.role >= spec.role:
             return None
         needed = situation.t(ROLE_NAMES[spec.role])
         return situation.t(
             "Sorry, only a group {role} can use /{name}. If you need something changed, "
-            "please ask one of your facilitators.", role=needed, name=spec.name)
+            "please ask one of your facilitators.", role=needed, name=shown)
 
     def usage_line(self, spec: CommandSpec, situation: Situation) -> str:
         """The one-line usage reply for `spec`."""
@@ -297,4 +298,4 @@ def _with_group(situation: Situation, group: Group) -> Situation:
     )
 
 
-__all__ = ["Dispatcher", "Screen", "ScreenOutcome", "MemberJoined"]
+__all__ = ["Dispatcher", "MemberJoined", "Screen", "ScreenOutcome"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Protocol
 
 from bot.core.events import InboundEvent
@@ -28,7 +29,7 @@ class ProcessedEvents(Protocol):
         """Whether this event was handled."""
         ...
 
-    async def add(self, event_id: str, at: object) -> None:
+    async def add(self, event_id: str, at: datetime) -> None:
         """Record it as handled."""
         ...
 
@@ -36,7 +37,10 @@ class ProcessedEvents(Protocol):
 class RuntimeStore(Protocol):
     """What the runtime needs from storage."""
 
-    processed_events: ProcessedEvents
+    @property
+    def processed_events(self) -> ProcessedEvents:
+        """Handled event ids."""
+        ...
 
     async def commit(self) -> None:
         """Make the changes durable."""

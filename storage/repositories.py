@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import delete, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.identity import ChatRef, UserRef
@@ -21,6 +21,11 @@ from storage.tables import (
 )
 
 
+def _rowcount(result: object) -> int:
+    """Rows a DELETE or UPDATE touched (a CursorResult attribute the generic type hides)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _time_or_none(value: str | None) -> time | None:
     if not value:
         return None
@@ -34,10 +39,9 @@ def _hhmm(value: time | None) -> str | None:
 
 def group_from_row(row: GroupRow) -> Group:
     """Map a row to the domain record."""
-    kind = "group"
     return Group(
         id=row.id, key=row.key, platform=row.platform,
-        home_chat=ChatRef(row.platform, row.home_chat_id, kind, row.home_thread_id),
+        home_chat=ChatRef(row.platform, row.home_chat_id, "group", row.home_thread_id),
         title=row.title, language=row.language, timezone=row.timezone, region=row.region,
         rules=row.rules, welcome=row.welcome, hold_new_members=row.hold_new_members,
         checkin_time=_time_or_none(row.checkin_time),
@@ -98,7 +102,7 @@ class SqlGroupRepository:
     async def rekey(self, old_key: str, new_key: str, home_chat: ChatRef) -> None:
         """Follow a chat that changed id."""
         await self._session.execute(
-            update(GroupRow).where(GroupRow.key == old_key).values(
+            update(GroupRow).where(col(GroupRow.key) == old_key).values(
                 key=new_key, home_chat_id=home_chat.id))
 
     async def all(self) -> list[Group]:
@@ -150,8 +154,8 @@ class SqlPersonRepository:
     async def delete(self, user: UserRef) -> int:
         """Erase a person's own settings."""
         result = await self._session.execute(
-            delete(PersonRow).where(PersonRow.user_key == user.key))
-        return int(result.rowcount or 0)
+            delete(PersonRow).where(col(PersonRow.user_key) == user.key))
+        return _rowcount(result)
 
 
 def membership_from_row(row: MembershipRow) -> Membership:
@@ -171,7 +175,7 @@ class SqlMembershipRepository:
 
     async def _row(self, group_id: int, user: UserRef) -> MembershipRow | None:
         result = await self._session.exec(select(MembershipRow).where(
-            MembershipRow.group_id == group_id, MembershipRow.user_key == user.key))
+            col(MembershipRow.group_id) == group_id, col(MembershipRow.user_key) == user.key))
         return result.first()
 
     async def get(self, group_id: int, user: UserRef) -> Membership | None:
@@ -193,16 +197,16 @@ class SqlMembershipRepository:
     async def staff(self, group_id: int) -> list[Membership]:
         """Moderators, facilitators and platform admins of a group."""
         result = await self._session.exec(select(MembershipRow).where(
-            MembershipRow.group_id == group_id,
-            or_(MembershipRow.granted_role != "member",  # type: ignore[arg-type]
-                MembershipRow.is_platform_admin)))
+            col(MembershipRow.group_id) == group_id,
+            or_(col(MembershipRow.granted_role) != "member",
+                col(MembershipRow.is_platform_admin))))
         return [membership_from_row(r) for r in result.all()]
 
     async def staff_groups(self, user: UserRef) -> list[tuple[Group, Role]]:
         """The groups where `user` is a moderator or facilitator."""
         result = await self._session.exec(
             select(MembershipRow, GroupRow).join(
-                GroupRow, GroupRow.id == MembershipRow.group_id)  # type: ignore[arg-type]
+                GroupRow, col(GroupRow.id) == col(MembershipRow.group_id))
             .where(MembershipRow.user_key == user.key))
         pairs: list[tuple[Group, Role]] = []
         for membership_row, group_row in result.all():
@@ -214,8 +218,8 @@ class SqlMembershipRepository:
     async def delete_user(self, user: UserRef) -> int:
         """Erase a person's memberships."""
         result = await self._session.execute(delete(MembershipRow).where(
-            MembershipRow.user_key == user.key))
-        return int(result.rowcount or 0)
+            col(MembershipRow.user_key) == user.key))
+        return _rowcount(result)
 
 
 class SqlAlertSubscriptionRepository:
@@ -227,8 +231,8 @@ class SqlAlertSubscriptionRepository:
     async def add(self, subscription: AlertSubscription) -> bool:
         """Subscribe; False if it already was."""
         existing = (await self._session.exec(select(AlertSubscriptionRow).where(
-            AlertSubscriptionRow.chat_key == subscription.chat.key,
-            AlertSubscriptionRow.subscriber_key == subscription.subscriber.key))).first()
+            col(AlertSubscriptionRow.chat_key) == subscription.chat.key,
+            col(AlertSubscriptionRow.subscriber_key) == subscription.subscriber.key))).first()
         if existing is not None:
             return False
         self._session.add(AlertSubscriptionRow(
@@ -240,9 +244,9 @@ class SqlAlertSubscriptionRepository:
     async def remove(self, chat: ChatRef, subscriber: UserRef) -> bool:
         """Unsubscribe; False if it was not."""
         result = await self._session.execute(delete(AlertSubscriptionRow).where(
-            AlertSubscriptionRow.chat_key == chat.key,  # type: ignore[arg-type]
-            AlertSubscriptionRow.subscriber_key == subscriber.key))
-        return bool(result.rowcount)
+            col(AlertSubscriptionRow.chat_key) == chat.key,
+            col(AlertSubscriptionRow.subscriber_key) == subscriber.key))
+        return _rowcount(result) > 0
 
     async def for_subscribers(self, subscribers: list[UserRef]) -> list[AlertSubscription]:
         """Every subscription made by one of `subscribers`."""
@@ -250,21 +254,21 @@ class SqlAlertSubscriptionRepository:
             return []
         keys = [s.key for s in subscribers]
         result = await self._session.exec(select(AlertSubscriptionRow).where(
-            AlertSubscriptionRow.subscriber_key.in_(keys)))  # type: ignore[attr-defined]
+            col(AlertSubscriptionRow.subscriber_key).in_(keys)))
         subscriptions = []
         for row in result.all():
             platform, _, chat_id = row.chat_key.partition(":")
-            kind = "direct" if row.chat_kind == "direct" else "group"
             subscriptions.append(AlertSubscription(
-                chat=ChatRef(platform, chat_id, kind, row.thread_id),
+                chat=ChatRef(platform, chat_id, "direct" if row.chat_kind == "direct" else "group",
+                             row.thread_id),
                 subscriber=UserRef.from_key(row.subscriber_key)))
         return subscriptions
 
     async def delete_user(self, user: UserRef) -> int:
         """Erase a person's subscriptions."""
         result = await self._session.execute(delete(AlertSubscriptionRow).where(
-            AlertSubscriptionRow.subscriber_key == user.key))
-        return int(result.rowcount or 0)
+            col(AlertSubscriptionRow.subscriber_key) == user.key))
+        return _rowcount(result)
 
 
 class SqlProcessedEventRepository:
@@ -284,8 +288,8 @@ class SqlProcessedEventRepository:
     async def forget_before(self, cutoff: datetime) -> int:
         """Drop records older than `cutoff` (platforms redeliver for a day at most)."""
         result = await self._session.execute(delete(ProcessedEventRow).where(
-            ProcessedEventRow.processed_at < cutoff))
-        return int(result.rowcount or 0)
+            col(ProcessedEventRow.processed_at) < cutoff))
+        return _rowcount(result)
 
 
 class SqlAuditRepository:
@@ -303,5 +307,5 @@ class SqlAuditRepository:
     async def for_subject(self, subject: str) -> list[tuple[datetime, str, str, str]]:
         """Entries about one subject, oldest first: (at, actor key, action, detail)."""
         result = await self._session.exec(select(AuditRow).where(
-            AuditRow.subject == subject).order_by(AuditRow.id))  # type: ignore[arg-type]
+            col(AuditRow.subject) == subject).order_by(col(AuditRow.id)))
         return [(r.at, r.actor_key, r.action, r.detail) for r in result.all()]

@@ -20,6 +20,13 @@ from storage.repositories import (
 class SqlUnitOfWork:
     """`async with database_uow() as uow: ...; await uow.commit()`; rolls back unless committed."""
 
+    groups: SqlGroupRepository
+    people: SqlPersonRepository
+    memberships: SqlMembershipRepository
+    alert_subscriptions: SqlAlertSubscriptionRepository
+    processed_events: SqlProcessedEventRepository
+    audit: SqlAuditRepository
+
     def __init__(self, database: Database) -> None:
         self._database = database
         self._session: AsyncSession | None = None
@@ -64,4 +71,5 @@ class UnitOfWorkFactory:
         self.database = database
 
     def __call__(self) -> SqlUnitOfWork:
+        """A fresh unit of work."""
         return SqlUnitOfWork(self.database)

@@ -7,6 +7,7 @@ import itertools
 import logging
 import sys
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,6 +80,8 @@ class ConsolePlatform:
         self._message_ids = itertools.count(1)
         self._event_ids = itertools.count(1)
         self._image_dir = config.image_dir or Path(tempfile.gettempdir()) / "kindred-console"
+        self.lines_handled = 0
+        self._line_done = asyncio.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, inbox: Inbox) -> None:
@@ -107,13 +110,24 @@ class ConsolePlatform:
         """No rate limits in a terminal."""
         return 0.0
 
+    async def wait_lines(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until `count` input lines have been handled and their replies printed."""
+        async with asyncio.timeout(timeout):
+            while self.lines_handled < count:
+                self._line_done.clear()
+                await self._line_done.wait()
+
     # -- input -------------------------------------------------------------------------------
     async def _read_loop(self) -> None:
-        stream = self._config.input
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        # A daemon thread, not to_thread: a thread blocked on a keyboard must not hold up exit.
+        threading.Thread(target=_read_lines, args=(self._config.input, loop, lines),
+                         name="console-reader", daemon=True).start()
         try:
             while True:
-                line = await asyncio.to_thread(stream.readline)
-                if not line:
+                line = await lines.get()
+                if line is None:
                     break
                 parsed = parse_line(line)
                 if parsed.kind == "quit":
@@ -125,6 +139,8 @@ class ConsolePlatform:
                     self._print("(that line could not be handled; see the log)")
                 if self._config.settle is not None:
                     await self._config.settle()
+                self.lines_handled += 1
+                self._line_done.set()
         finally:
             if self._config.on_end is not None:
                 self._config.on_end()
@@ -291,6 +307,16 @@ class ConsolePlatform:
     def _print(self, text: str) -> None:
         self._config.output.write(text + "\n")
         self._config.output.flush()
+
+
+def _read_lines(stream: TextIO, loop: asyncio.AbstractEventLoop,
+                lines: asyncio.Queue[str | None]) -> None:
+    try:
+        for line in iter(stream.readline, ""):
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
+    except (RuntimeError, ValueError, OSError):
+        pass  # the loop or the stream closed while we were reading: nothing left to deliver
 
 
 def _who(chat: ChatRef) -> str:

@@ -20,7 +20,7 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "es")
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
 
 
-def N_(msgid: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+def N_(msgid: str) -> str:
     """Mark a string for extraction where it is translated later (tables of message ids)."""
     return msgid
 
@@ -40,12 +40,12 @@ class Translator:
             for message in catalogue:
                 if not message.id or message.fuzzy:
                     continue
-                key = message.id[0] if isinstance(message.id, tuple) else message.id
-                if isinstance(message.string, tuple):
+                key = str(message.id[0] if isinstance(message.id, tuple | list) else message.id)
+                if isinstance(message.string, tuple | list):
                     if all(message.string):
-                        entries[key] = tuple(message.string)
+                        entries[key] = tuple(str(s) for s in message.string)
                 elif message.string:
-                    entries[key] = message.string
+                    entries[key] = str(message.string)
             self._catalogues[lang] = entries
 
     @staticmethod

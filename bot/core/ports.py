@@ -37,7 +37,7 @@ class DeliveryError(Exception):
     """The platform refused an action for good (unknown chat, blocked bot, bad request)."""
 
 
-class RateLimited(Exception):  # noqa: N818 - the platform's own word
+class RateLimited(Exception):
     """The platform asked us to wait `retry_after` seconds before trying again."""
 
     def __init__(self, retry_after: float, *, scope: str = "chat") -> None:

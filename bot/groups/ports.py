@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.identity import ChatRef, UserRef
-from bot.core.roles import Role
 from bot.core.models import AlertSubscription, Group, Membership, Person
+from bot.core.roles import Role
 
 
 class GroupRepository(Protocol):
@@ -94,11 +94,30 @@ class AuditLog(Protocol):
 class GroupsStore(Protocol):
     """A unit of work over the repositories the groups capability uses."""
 
-    groups: GroupRepository
-    people: PersonRepository
-    memberships: MembershipRepository
-    alert_subscriptions: AlertSubscriptionRepository
-    audit: AuditLog
+    @property
+    def groups(self) -> GroupRepository:
+        """Groups."""
+        ...
+
+    @property
+    def people(self) -> PersonRepository:
+        """People's own settings."""
+        ...
+
+    @property
+    def memberships(self) -> MembershipRepository:
+        """Roles per group."""
+        ...
+
+    @property
+    def alert_subscriptions(self) -> AlertSubscriptionRepository:
+        """Alert subscriptions."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log."""
+        ...
 
     async def commit(self) -> None:
         """Make the changes durable."""

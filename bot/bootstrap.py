@@ -11,7 +11,9 @@ from typing import Any
 
 import adapters
 from adapters.console import ConsoleConfig
-from bot.core.i18n import Translator
+from bot.core.commands import CommandInfo, describe_commands
+from bot.core.events import GroupMigrated
+from bot.core.i18n import SUPPORTED_LANGUAGES, Translator
 from bot.core.identity import ChatRef, UserRef
 from bot.core.models import Group
 from bot.core.ports import Clock, Platform, SystemClock, VisibilityReport
@@ -104,11 +106,6 @@ def build_application(
     stopping = asyncio.Event()
     built: dict[str, Platform] = dict(platforms or {})
     queue = DeliveryQueue(built)
-    if platforms is None:
-        for name in settings.platforms:
-            built[name] = adapters.build_platform(name, _adapter_config(
-                name, settings, console, queue, stopping))
-            queue.add_platform(built[name])
     runtime = Runtime(dispatcher=dispatcher, queue=queue, store=uow, clock=clock)
     scheduler = Scheduler()
 
@@ -130,6 +127,7 @@ def build_application(
                           defaults=defaults)
     for spec in groups.commands():
         dispatcher.commands.register(spec)
+    dispatcher.on(GroupMigrated, groups.follow_migration)
 
     async def purge_processed_events() -> None:
         async with uow() as store:
@@ -138,13 +136,22 @@ def build_application(
 
     scheduler.every(3600, purge_processed_events, name="purge-processed-events")
 
+    # Platforms come last: they are told every command (menus, slash commands) at start.
+    catalogue = describe_commands(dispatcher.commands, translator.tr, SUPPORTED_LANGUAGES)
+    if platforms is None:
+        for name in settings.platforms:
+            built[name] = adapters.build_platform(name, _adapter_config(
+                name, settings, console, queue, stopping, catalogue))
+            queue.add_platform(built[name])
+
     return Application(settings=settings, database=database, uow=uow, translator=translator,
                        dispatcher=dispatcher, queue=queue, runtime=runtime, platforms=built,
                        scheduler=scheduler, clock=clock, stopping=stopping)
 
 
 def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None,
-                    queue: DeliveryQueue, stopping: asyncio.Event) -> Any:
+                    queue: DeliveryQueue, stopping: asyncio.Event,
+                    catalogue: tuple[CommandInfo, ...]) -> Any:
     if name == "console":
         config = console or ConsoleConfig()
         if config.settle is None:
@@ -157,7 +164,9 @@ def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None
     if name == "telegram":
         return {"token": settings.telegram_bot_token, "base_url": settings.telegram_api_base_url,
                 "webhook_url": settings.telegram_webhook_url, "port": settings.port,
-                "webhook_secret": settings.telegram_webhook_secret}
+                "webhook_secret": settings.telegram_webhook_secret, "commands": catalogue,
+                "default_language": settings.default_language}
     return {"token": settings.discord_bot_token, "api_base_url": settings.discord_api_base_url,
             "gateway_url": settings.discord_gateway_url, "guild_id": settings.discord_guild_id,
-            "facilitator_role": settings.discord_facilitator_role}
+            "facilitator_role": settings.discord_facilitator_role, "commands": catalogue,
+            "default_language": settings.default_language}

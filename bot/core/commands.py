@@ -208,3 +208,34 @@ class CommandRegistry:
     def visible_to(self, role: Role) -> list[CommandSpec]:
         """The commands (and subcommands) a person with `role` may use, for /help."""
         return [s for s in self._commands.values() if not s.hidden and s.role <= role]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandInfo:
+    """What an adapter needs to register a command with its platform (menus, slash commands).
+
+    `summaries` and `usages` map a language code to the translated text.
+    """
+
+    name: str
+    role: Role
+    where: Where
+    summaries: dict[str, str]
+    usages: dict[str, str]
+    params: tuple[Param, ...] = ()
+    subcommands: tuple[CommandInfo, ...] = ()
+
+
+def describe_commands(registry: CommandRegistry, translate: Callable[[str, str], str],
+                      languages: Sequence[str]) -> tuple[CommandInfo, ...]:
+    """Every visible command, translated into each language, for platform registration."""
+
+    def info(spec: CommandSpec) -> CommandInfo:
+        return CommandInfo(
+            name=spec.name, role=spec.role, where=spec.where,
+            summaries={lang: translate(lang, spec.summary) if spec.summary else ""
+                       for lang in languages},
+            usages={lang: translate(lang, spec.usage) for lang in languages},
+            params=spec.params, subcommands=tuple(info(s) for s in spec.subcommands))
+
+    return tuple(info(spec) for spec in registry.all() if not spec.hidden)

@@ -107,6 +107,16 @@ class FormSubmitted:
     interaction: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupMigrated:
+    """A group chat changed its id (a Telegram group upgraded to a supergroup)."""
+
+    meta: EventMeta  # meta.group is the old key
+    new_group: str
+    new_chat: ChatRef
+
+
 InboundEvent = (
     MessageReceived | CommandInvoked | MemberJoined | MemberLeft | ButtonPressed | FormSubmitted
+    | GroupMigrated
 )

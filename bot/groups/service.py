@@ -10,7 +10,7 @@ from dataclasses import replace
 from bot.core.actions import Action
 from bot.core.commands import CommandRegistry, CommandSpec, Param
 from bot.core.context import CommandContext, Situation
-from bot.core.events import Mention
+from bot.core.events import GroupMigrated, InboundEvent, Mention
 from bot.core.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LANGUAGES
 from bot.core.identity import UserRef
 from bot.core.models import AlertSubscription, Group, Membership
@@ -131,6 +131,18 @@ class GroupService:
                         params=(Param(name="state", kind="choice", choices=("on", "off")),),
                         handler=self.oncall),
         ]
+
+    async def follow_migration(self, event: InboundEvent, situation: Situation) -> Sequence[Action]:
+        """Keep a group's settings when its chat changes id (Telegram supergroup upgrade)."""
+        if not isinstance(event, GroupMigrated) or event.meta.group is None:
+            return []
+        async with self._store() as store:
+            if await store.groups.by_key(event.new_group) is None:
+                await store.groups.rekey(event.meta.group, event.new_group, event.new_chat)
+                await store.audit.record(at=situation.now, actor=None, action="group.migrated",
+                                         subject=f"group:{event.new_group}")
+                await store.commit()
+        return []
 
     # -- member commands ---------------------------------------------------------------------
     async def help(self, ctx: CommandContext) -> Sequence[Action]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -17,9 +17,13 @@ from bot.core.i18n import SUPPORTED_LANGUAGES, Translator
 from bot.core.identity import ChatRef, UserRef
 from bot.core.models import Group
 from bot.core.ports import Clock, Platform, SystemClock, VisibilityReport
+from bot.crisis.detector import Detector
+from bot.crisis.service import CrisisService
 from bot.delivery import DeliveryQueue
 from bot.dispatch import Dispatcher
 from bot.groups.service import GroupService
+from bot.outbox import OutboxPump
+from bot.resources.csvio import load_shipped_resources
 from bot.runtime import Runtime
 from bot.scheduling import Scheduler
 from bot.settings import Settings
@@ -45,6 +49,8 @@ class Application:
     platforms: dict[str, Platform]
     scheduler: Scheduler
     clock: Clock
+    outbox: OutboxPump
+    crisis: CrisisService
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     started: bool = False
 
@@ -52,6 +58,7 @@ class Application:
         """Migrate, then start the queue, every platform and the scheduler."""
         await migrate.upgrade(self.database)
         self.queue.start()
+        self.outbox.start()  # first thing: deliveries a killed process left behind go out now
         for name, platform in self.platforms.items():
             await platform.start(self.runtime.handle)
             log.info("platform started", extra={"platform": name})
@@ -61,15 +68,18 @@ class Application:
     async def stop(self) -> None:
         """Stop in reverse order; nothing half-written (every write is one transaction)."""
         self.scheduler.stop()
+        await self.outbox.stop()
+        await self.queue.stop()
+        await self.outbox.release()
         for platform in self.platforms.values():
             await platform.stop()
-        await self.queue.stop()
         await self.database.dispose()
         self.started = False
 
     async def settle(self) -> None:
-        """Wait until every queued action has been delivered (console scripts, tests)."""
+        """Wait until every queued action and due delivery has been sent (scripts, tests)."""
         await self.queue.wait_idle(timeout=30)
+        await self.outbox.settle()
 
     async def run(self) -> None:
         """Start, wait for SIGTERM/SIGINT or the end of console input, then stop cleanly."""
@@ -136,27 +146,44 @@ def build_application(
 
     scheduler.every(3600, purge_processed_events, name="purge-processed-events")
 
+    outbox = OutboxPump(store=uow, queue=queue, clock=clock)
+    crisis = CrisisService(
+        store=uow, detector=Detector.load(), resources=load_shipped_resources(),
+        translator=translator, clock=clock,
+        renotify_minutes=settings.escalation_renotify_minutes,
+        default_region=settings.default_region, poke_outbox=outbox.poke)
+    dispatcher.add_screen(crisis)
+    for spec in crisis.commands():
+        dispatcher.commands.register(spec)
+    dispatcher.on_button("crisis", crisis.on_button)
+    scheduler.every(5, crisis.renotify_sweep, name="crisis-renotify")
+    scheduler.every(300, crisis.digest_sweep, name="crisis-digest")
+    scheduler.every(3600, crisis.purge_sweep, name="crisis-purge")
+
+    async def settle() -> None:
+        await queue.wait_idle(timeout=30)
+        await outbox.settle()
+
     # Platforms come last: they are told every command (menus, slash commands) at start.
     catalogue = describe_commands(dispatcher.commands, translator.tr, SUPPORTED_LANGUAGES)
     if platforms is None:
         for name in settings.platforms:
             built[name] = adapters.build_platform(name, _adapter_config(
-                name, settings, console, queue, stopping, catalogue))
+                name, settings, console, settle, stopping, catalogue))
             queue.add_platform(built[name])
 
     return Application(settings=settings, database=database, uow=uow, translator=translator,
                        dispatcher=dispatcher, queue=queue, runtime=runtime, platforms=built,
-                       scheduler=scheduler, clock=clock, stopping=stopping)
+                       scheduler=scheduler, clock=clock, stopping=stopping, outbox=outbox,
+                       crisis=crisis)
 
 
 def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None,
-                    queue: DeliveryQueue, stopping: asyncio.Event,
+                    settle: Callable[[], Awaitable[None]], stopping: asyncio.Event,
                     catalogue: tuple[CommandInfo, ...]) -> Any:
     if name == "console":
         config = console or ConsoleConfig()
         if config.settle is None:
-            async def settle() -> None:
-                await queue.wait_idle(timeout=30)
             config.settle = settle
         if config.on_end is None:
             config.on_end = stopping.set

@@ -38,6 +38,11 @@ class Scheduler:
                                 max_instances=1, coalesce=True, misfire_grace_time=30,
                                 replace_existing=True)
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The registered sweeps."""
+        return tuple(self._sweeps)
+
     async def run_now(self, name: str) -> None:
         """Run one sweep at once (start-up catch-up, tests)."""
         await self._sweeps[name]()

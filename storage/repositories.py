@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import delete, or_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.identity import ChatRef, UserRef
 from bot.core.models import AlertSubscription, Group, Membership, Person
@@ -75,7 +75,8 @@ class SqlGroupRepository:
 
     async def by_key(self, key: str) -> Group | None:
         """The group with this key."""
-        row = (await self._session.exec(select(GroupRow).where(GroupRow.key == key))).first()
+        row = (await self._session.execute(select(GroupRow).where(
+            col(GroupRow.key) == key))).scalars().first()
         return group_from_row(row) if row else None
 
     async def by_id(self, group_id: int) -> Group | None:
@@ -107,7 +108,7 @@ class SqlGroupRepository:
 
     async def all(self) -> list[Group]:
         """Every group (for sweeps)."""
-        rows = (await self._session.exec(select(GroupRow))).all()
+        rows = (await self._session.execute(select(GroupRow))).scalars().all()
         return [group_from_row(r) for r in rows]
 
 
@@ -129,8 +130,9 @@ class SqlPersonRepository:
         self._session = session
 
     async def _row(self, user: UserRef) -> PersonRow | None:
-        result = await self._session.exec(select(PersonRow).where(PersonRow.user_key == user.key))
-        return result.first()
+        result = await self._session.execute(select(PersonRow).where(
+            col(PersonRow.user_key) == user.key))
+        return result.scalars().first()
 
     async def get(self, user: UserRef) -> Person | None:
         """The person, if anything is kept about them."""
@@ -174,9 +176,9 @@ class SqlMembershipRepository:
         self._session = session
 
     async def _row(self, group_id: int, user: UserRef) -> MembershipRow | None:
-        result = await self._session.exec(select(MembershipRow).where(
+        result = await self._session.execute(select(MembershipRow).where(
             col(MembershipRow.group_id) == group_id, col(MembershipRow.user_key) == user.key))
-        return result.first()
+        return result.scalars().first()
 
     async def get(self, group_id: int, user: UserRef) -> Membership | None:
         """One membership."""
@@ -196,18 +198,18 @@ class SqlMembershipRepository:
 
     async def staff(self, group_id: int) -> list[Membership]:
         """Moderators, facilitators and platform admins of a group."""
-        result = await self._session.exec(select(MembershipRow).where(
+        result = await self._session.execute(select(MembershipRow).where(
             col(MembershipRow.group_id) == group_id,
             or_(col(MembershipRow.granted_role) != "member",
                 col(MembershipRow.is_platform_admin))))
-        return [membership_from_row(r) for r in result.all()]
+        return [membership_from_row(r) for r in result.scalars().all()]
 
     async def staff_groups(self, user: UserRef) -> list[tuple[Group, Role]]:
         """The groups where `user` is a moderator or facilitator."""
-        result = await self._session.exec(
+        result = await self._session.execute(
             select(MembershipRow, GroupRow).join(
                 GroupRow, col(GroupRow.id) == col(MembershipRow.group_id))
-            .where(MembershipRow.user_key == user.key))
+            .where(col(MembershipRow.user_key) == user.key))
         pairs: list[tuple[Group, Role]] = []
         for membership_row, group_row in result.all():
             role = membership_from_row(membership_row).role
@@ -230,9 +232,9 @@ class SqlAlertSubscriptionRepository:
 
     async def add(self, subscription: AlertSubscription) -> bool:
         """Subscribe; False if it already was."""
-        existing = (await self._session.exec(select(AlertSubscriptionRow).where(
+        existing = (await self._session.execute(select(AlertSubscriptionRow).where(
             col(AlertSubscriptionRow.chat_key) == subscription.chat.key,
-            col(AlertSubscriptionRow.subscriber_key) == subscription.subscriber.key))).first()
+            col(AlertSubscriptionRow.subscriber_key) == subscription.subscriber.key))).scalars().first()
         if existing is not None:
             return False
         self._session.add(AlertSubscriptionRow(
@@ -253,10 +255,10 @@ class SqlAlertSubscriptionRepository:
         if not subscribers:
             return []
         keys = [s.key for s in subscribers]
-        result = await self._session.exec(select(AlertSubscriptionRow).where(
+        result = await self._session.execute(select(AlertSubscriptionRow).where(
             col(AlertSubscriptionRow.subscriber_key).in_(keys)))
         subscriptions = []
-        for row in result.all():
+        for row in result.scalars().all():
             platform, _, chat_id = row.chat_key.partition(":")
             subscriptions.append(AlertSubscription(
                 chat=ChatRef(platform, chat_id, "direct" if row.chat_kind == "direct" else "group",
@@ -306,6 +308,6 @@ class SqlAuditRepository:
 
     async def for_subject(self, subject: str) -> list[tuple[datetime, str, str, str]]:
         """Entries about one subject, oldest first: (at, actor key, action, detail)."""
-        result = await self._session.exec(select(AuditRow).where(
+        result = await self._session.execute(select(AuditRow).where(
             col(AuditRow.subject) == subject).order_by(col(AuditRow.id)))
-        return [(r.at, r.actor_key, r.action, r.detail) for r in result.all()]
+        return [(r.at, r.actor_key, r.action, r.detail) for r in result.scalars().all()]

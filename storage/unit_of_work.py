@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.crisis import SqlConcernRepository, SqlEscalationRepository, SqlGroupTermRepository
 from storage.db import Database
+from storage.outbox import SqlOutboxRepository
 from storage.repositories import (
     SqlAlertSubscriptionRepository,
     SqlAuditRepository,
@@ -26,6 +28,10 @@ class SqlUnitOfWork:
     alert_subscriptions: SqlAlertSubscriptionRepository
     processed_events: SqlProcessedEventRepository
     audit: SqlAuditRepository
+    escalations: SqlEscalationRepository
+    group_terms: SqlGroupTermRepository
+    concerns: SqlConcernRepository
+    outbox: SqlOutboxRepository
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -40,6 +46,11 @@ class SqlUnitOfWork:
         self.alert_subscriptions = SqlAlertSubscriptionRepository(session)
         self.processed_events = SqlProcessedEventRepository(session)
         self.audit = SqlAuditRepository(session)
+        cipher = self._database.cipher
+        self.escalations = SqlEscalationRepository(session, cipher)
+        self.group_terms = SqlGroupTermRepository(session)
+        self.concerns = SqlConcernRepository(session)
+        self.outbox = SqlOutboxRepository(session, cipher)
         return self
 
     async def __aexit__(

@@ -87,6 +87,8 @@ async def start_console_bot(database_url: str, tmp_path: Path,
     config = ConsoleConfig(input=feed, output=output, image_dir=tmp_path / "images")
     app = build_application(settings, clock=clock, console=config)
     await app.start()
+    # Tests walk a fake clock and run sweeps themselves; real-time ticks would race them.
+    app.scheduler.stop()
     console = app.platforms["console"]
     assert isinstance(console, ConsolePlatform)
     bot = ConsoleBot(app=app, console=console, feed=feed, output=output, clock=clock)

@@ -203,6 +203,7 @@ class ConsolePlatform:
             sender=UserRef(PLATFORM, name),
             sender_name=name.capitalize(),
             group=GROUP_KEY if chat.kind == "group" else None,
+            group_title="Console group" if chat.kind == "group" else "",
             sender_is_admin=chat.kind == "group" and name in self._admins,
         )
 

@@ -22,6 +22,7 @@ class EventMeta:
     sender: UserRef
     sender_name: str = field(default="", repr=False)
     group: str | None = None  # the support group's key; None in a private chat
+    group_title: str = field(default="", repr=False)  # the group's name on the platform
     sender_is_admin: bool = False  # platform admin of `group` (Telegram admin, Discord Manage Server)
     sender_language: str | None = None  # the platform's hint (Telegram language_code)
     late: bool = False  # caught up after downtime rather than seen live

@@ -177,10 +177,13 @@ class GroupService:
             if group is None:
                 group = await store.groups.add(self._defaults.with_changes(
                     key=meta.group, platform=meta.chat.platform, home_chat=meta.chat,
-                    created_at=ctx.now))
+                    title=meta.group_title, created_at=ctx.now))
                 created = True
                 await store.audit.record(at=ctx.now, actor=meta.sender, action="group.setup",
                                          subject=f"group:{group.id}", group_id=group.id)
+            elif meta.group_title and meta.group_title != group.title:
+                group = group.with_changes(title=meta.group_title)
+                await store.groups.save(group)
             assert group.id is not None
             for admin in {*admins, meta.sender}:
                 current = await store.memberships.get(group.id, admin)

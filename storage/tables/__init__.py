@@ -13,12 +13,17 @@ from storage.tables.core import (
     PersonRow,
     ProcessedEventRow,
 )
+from storage.tables.crisis import ConcernRow, EscalationMessageRow, EscalationRow, GroupTermRow
 
 __all__ = [
     "AlertSubscriptionRow",
     "AuditRow",
+    "ConcernRow",
     "DeliveryRow",
+    "EscalationMessageRow",
+    "EscalationRow",
     "GroupRow",
+    "GroupTermRow",
     "MembershipRow",
     "PersonRow",
     "ProcessedEventRow",

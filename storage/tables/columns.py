@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer
+from sqlalchemy import BigInteger, Column, DateTime, Dialect, ForeignKey, Integer
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on every database.
+
+    SQLite keeps no time zone, so values come back naive; they are always UTC here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store as UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def id_column() -> Any:
@@ -22,7 +49,7 @@ def ref_column(target: str, *, nullable: bool = False, index: bool = True,
 
 def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
     """A timestamp with time zone (stored as UTC)."""
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+    return Column(UtcDateTime(), nullable=nullable, index=index)
 
 
 def big_column(*, nullable: bool = True, index: bool = True) -> Any:

@@ -1,0 +1,1 @@
+"""Crisis detection: text normalization, the lexicon-driven detector and its evaluation."""

@@ -1,0 +1,102 @@
+"""The outbox in SQL: deliveries sealed at rest, claimed with a lease (SKIP LOCKED on PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.outbox import PendingDelivery
+from storage.crypto import FieldCipher
+from storage.tables import DeliveryRow
+
+
+class SqlOutboxRepository:
+    """Deliveries in SQL."""
+
+    def __init__(self, session: AsyncSession, cipher: FieldCipher) -> None:
+        self._session = session
+        self._cipher = cipher
+
+    async def add(self, delivery_key: str, *, payload: str, priority: int, now: datetime,
+                  escalation_id: int | None, recipient: str) -> bool:
+        """Store one; False when a delivery with this key exists already."""
+        existing = await self._session.execute(
+            select(col(DeliveryRow.id)).where(col(DeliveryRow.dedupe_key) == delivery_key))
+        if existing.first() is not None:
+            return False
+        try:
+            async with self._session.begin_nested():
+                self._session.add(DeliveryRow(
+                    dedupe_key=delivery_key, escalation_id=escalation_id,
+                    recipient_key=recipient[:96], priority=priority,
+                    payload=self._cipher.seal_text(payload), next_attempt_at=now,
+                    created_at=now))
+        except IntegrityError:  # another process staged the same delivery first
+            return False
+        return True
+
+    async def claim(self, *, now: datetime, owner: str, lease_until: datetime,
+                    limit: int) -> list[PendingDelivery]:
+        """Lease up to `limit` due deliveries, most urgent first."""
+        due = and_(col(DeliveryRow.status) == "pending", col(DeliveryRow.next_attempt_at) <= now,
+                   or_(col(DeliveryRow.lease_until).is_(None),
+                       col(DeliveryRow.lease_until) < now))
+        candidates = (select(col(DeliveryRow.id)).where(due)
+                      .order_by(col(DeliveryRow.priority), col(DeliveryRow.id)).limit(limit))
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = [row[0] for row in (await self._session.execute(candidates)).all()]
+        if not ids:
+            return []
+        # Each claim has its own token, so two claims of one process never see each other's rows.
+        claim = f"{owner}:{uuid.uuid4().hex[:12]}"
+        # The conditions are repeated so a row another process leased meanwhile is skipped.
+        await self._session.execute(
+            update(DeliveryRow).where(col(DeliveryRow.id).in_(ids), due)
+            .values(lease_owner=claim, lease_until=lease_until))
+        rows = (await self._session.execute(
+            select(col(DeliveryRow.id), col(DeliveryRow.payload), col(DeliveryRow.attempts)).where(
+                col(DeliveryRow.id).in_(ids), col(DeliveryRow.lease_owner) == claim)
+            .order_by(col(DeliveryRow.priority), col(DeliveryRow.id)))).all()
+        return [PendingDelivery(id=r[0], payload=self._cipher.open_text(r[1]), attempts=r[2])
+                for r in rows if r[0] is not None]
+
+    async def mark_sent(self, delivery_id: int, *, at: datetime, message_key: str | None) -> None:
+        """Record that it went out."""
+        await self._session.execute(update(DeliveryRow).where(col(DeliveryRow.id) == delivery_id)
+                                    .values(status="sent", sent_at=at, lease_until=None,
+                                            sent_message_key=message_key))
+
+    async def renew(self, delivery_ids: list[int], *, owner: str, lease_until: datetime) -> None:
+        """Extend the leases this owner holds."""
+        await self._session.execute(update(DeliveryRow).where(
+            col(DeliveryRow.id).in_(delivery_ids), col(DeliveryRow.lease_owner).startswith(f"{owner}:"),
+            col(DeliveryRow.status) == "pending").values(lease_until=lease_until))
+
+    async def mark_retry(self, delivery_id: int, *, next_at: datetime, error: str,
+                         dead: bool) -> None:
+        """Release it for a later attempt, or give up."""
+        await self._session.execute(
+            update(DeliveryRow).where(col(DeliveryRow.id) == delivery_id).values(
+                status="dead" if dead else "pending", next_attempt_at=next_at,
+                lease_until=None, last_error=error[:64],
+                attempts=col(DeliveryRow.attempts) + 1))
+
+    async def pending_count(self) -> int:
+        """Deliveries not yet sent (metrics)."""
+        rows = await self._session.execute(select(col(DeliveryRow.id)).where(
+            col(DeliveryRow.status) == "pending"))
+        return len(rows.all())
+
+    async def forget_escalations(self, escalation_ids: list[int]) -> None:
+        """Blank the payloads of an escalation's deliveries (they contain the excerpt)."""
+        if escalation_ids:
+            await self._session.execute(
+                update(DeliveryRow).where(col(DeliveryRow.escalation_id).in_(escalation_ids),
+                                          col(DeliveryRow.status) != "pending")
+                .values(payload=self._cipher.seal_text("{}")))

@@ -51,6 +51,7 @@ class Application:
     clock: Clock
     outbox: OutboxPump
     crisis: CrisisService
+    groups: GroupService
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     started: bool = False
 
@@ -64,6 +65,10 @@ class Application:
             log.info("platform started", extra={"platform": name})
         self.scheduler.start()
         self.started = True
+        # Crisis screening must never fail in silence: warn facilitators of blind groups now.
+        await self.groups.warn_where_blind(
+            [name for name in self.platforms if name != "console"], self.clock.now())
+        self.outbox.poke()
 
     async def stop(self) -> None:
         """Stop in reverse order; nothing half-written (every write is one transaction)."""
@@ -134,7 +139,7 @@ def build_application(
                      region=settings.default_region)
     groups = GroupService(store=uow, registry=dispatcher.commands,
                           check_visibility=check_visibility, lookup_admins=lookup_admins,
-                          defaults=defaults)
+                          defaults=defaults, translator=translator)
     for spec in groups.commands():
         dispatcher.commands.register(spec)
     dispatcher.on(GroupMigrated, groups.follow_migration)
@@ -175,7 +180,7 @@ def build_application(
     return Application(settings=settings, database=database, uow=uow, translator=translator,
                        dispatcher=dispatcher, queue=queue, runtime=runtime, platforms=built,
                        scheduler=scheduler, clock=clock, stopping=stopping, outbox=outbox,
-                       crisis=crisis)
+                       crisis=crisis, groups=groups)
 
 
 def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None,

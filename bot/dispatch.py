@@ -173,7 +173,10 @@ class Dispatcher:
         if meta.chat.kind != "group" or isinstance(event, MemberLeft) or group.id is None:
             return membership
         stored_admin = membership.is_platform_admin if membership else False
-        if stored_admin == meta.sender_is_admin:
+        # Events only ever raise the flag: an adapter that cannot check (an API error) says
+        # False, and that must not demote a real admin. /setup refreshes the list from the
+        # platform, which is where a demotion is noticed.
+        if stored_admin or not meta.sender_is_admin:
             return membership
         if membership is None:
             membership = Membership(group_id=group.id, user=meta.sender,

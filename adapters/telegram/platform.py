@@ -85,6 +85,7 @@ from bot.core.actions import (
 )
 from bot.core.commands import CommandInfo
 from bot.core.events import Attachment, CommandInvoked, InboundEvent, MemberJoined, MemberLeft
+from bot.core.i18n import N_
 from bot.core.identity import ChatRef, MessageRef, UserRef
 from bot.core.ports import (
     Capabilities,
@@ -98,7 +99,7 @@ from bot.core.ports import (
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
-PRIVACY_PROBLEM = (
+PRIVACY_PROBLEM = N_(
     "Telegram privacy mode is on: open @BotFather, send /setprivacy, choose this bot and "
     "Disable, then remove the bot from the group and add it again (or make the bot an admin "
     "of the group).")

@@ -8,6 +8,7 @@ from typing import Protocol
 from bot.core.identity import ChatRef, UserRef
 from bot.core.models import AlertSubscription, Group, Membership, Person
 from bot.core.roles import Role
+from bot.outbox import OutboxRepository
 
 
 class GroupRepository(Protocol):
@@ -31,6 +32,10 @@ class GroupRepository(Protocol):
 
     async def rekey(self, old_key: str, new_key: str, home_chat: ChatRef) -> None:
         """Follow a chat that changed id (a Telegram group that became a supergroup)."""
+        ...
+
+    async def all(self) -> list[Group]:
+        """Every group (start-up checks and sweeps)."""
         ...
 
 
@@ -117,6 +122,11 @@ class GroupsStore(Protocol):
     @property
     def audit(self) -> AuditLog:
         """The audit log."""
+        ...
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        """Durable deliveries."""
         ...
 
     async def commit(self) -> None:

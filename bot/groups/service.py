@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
+from datetime import datetime
 
-from bot.core.actions import Action
+from bot.core.actions import Action, SendDirect, SendMessage
 from bot.core.commands import CommandRegistry, CommandSpec, Param
 from bot.core.context import CommandContext, Situation
 from bot.core.events import GroupMigrated, InboundEvent, Mention
-from bot.core.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LANGUAGES
+from bot.core.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LANGUAGES, Translator
 from bot.core.identity import UserRef
 from bot.core.models import AlertSubscription, Group, Membership
 from bot.core.places import find_country, find_timezone
 from bot.core.ports import VisibilityReport
 from bot.core.roles import Role
 from bot.groups.ports import GroupsStore
+from bot.outbox import NewDelivery, add_all
 
 StoreFactory = Callable[[], AbstractAsyncContextManager[GroupsStore]]
 VisibilityCheck = Callable[[str], Awaitable[VisibilityReport]]
@@ -38,7 +40,9 @@ class GroupService:
         check_visibility: VisibilityCheck,
         lookup_admins: AdminLookup,
         defaults: Group,
+        translator: Translator,
     ) -> None:
+        self._tr = translator
         self._store = store
         self._registry = registry
         self._check_visibility = check_visibility
@@ -185,6 +189,11 @@ class GroupService:
                 group = group.with_changes(title=meta.group_title)
                 await store.groups.save(group)
             assert group.id is not None
+            if admins:  # the platform's own list: former admins are admins no more
+                for former in await store.memberships.staff(group.id):
+                    if former.is_platform_admin and former.user not in admins \
+                            and former.user != meta.sender:
+                        await store.memberships.save(replace(former, is_platform_admin=False))
             for admin in {*admins, meta.sender}:
                 current = await store.memberships.get(group.id, admin)
                 if current is None or not current.is_platform_admin:
@@ -207,6 +216,46 @@ class GroupService:
                 "messages in silence. Please fix this:"))
             lines.extend(f"• {situation.t(problem)}" for problem in report.problems)
         return [situation.reply("\n".join(lines))]
+
+    async def warn_where_blind(self, platforms: Collection[str], now: datetime) -> int:
+        """At start: tell each group's facilitators plainly when screening cannot see messages.
+
+        Once a day per group at most (the outbox de-duplicates by group and date). Returns the
+        number of groups warned.
+        """
+        async with self._store() as store:
+            groups = [g for g in await store.groups.all() if g.platform in platforms]
+        warned = 0
+        for group in groups:
+            report = await self._check_visibility(group.key)
+            if report.can_read_all_messages or group.id is None:
+                continue
+            lang = group.language
+            text = "\n".join([self._tr.tr(lang, "Warning: I cannot read every message in {group}, "
+                                                 "so crisis screening would miss messages in "
+                                                 "silence. Please fix this:",
+                                           group=group.title or group.key),
+                              *(f"• {self._tr.tr(lang, p)}" for p in report.problems)])
+            day = now.date().isoformat()
+            async with self._store() as store:
+                staff = [m for m in await store.memberships.staff(group.id)
+                         if m.role >= Role.FACILITATOR]
+                deliveries = []
+                for member in staff:
+                    person = await store.people.get(member.user)
+                    if person is not None and person.can_message:
+                        deliveries.append(NewDelivery(
+                            dedupe_key=f"blind:{group.id}:{day}:{member.user.key}",
+                            action=SendDirect(to=member.user, text=text),
+                            recipient=member.user.key))
+                if not deliveries:
+                    deliveries.append(NewDelivery(dedupe_key=f"blind:{group.id}:{day}:group",
+                                                  action=SendMessage(to=group.home_chat,
+                                                                     text=text)))
+                await add_all(store, deliveries, now)
+                await store.commit()
+            warned += 1
+        return warned
 
     def describe(self, group: Group, situation: Situation) -> str:
         """The group's settings, one per line."""

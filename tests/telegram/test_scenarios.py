@@ -329,3 +329,25 @@ async def test_a_long_message_is_split_with_buttons_on_the_last_part(lite_bot: B
     assert all(len(p.rendered_text or "") <= 4096 for p in parts)
     assert "\n".join(p.rendered_text or "" for p in parts) == text
     assert parts[0].reply_markup is None and parts[1].button_data() == ["demo:ok"]
+
+
+async def test_facilitators_are_told_at_start_when_screening_is_blind(
+        private_fake: FakeTelegram, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    app = await start_app(private_fake, url)
+    try:
+        private_fake.user_sends(GROUP, DANA, "/setup")
+        await Bot(app, private_fake).reply_to(GROUP, "set up")
+        private_fake.user_starts_bot(DANA)
+        await private_fake.wait_for(lambda r: r.chat_id == DANA, timeout=10)
+    finally:
+        await app.stop()
+    start = len(private_fake.sent)
+    for _ in range(2):  # two restarts on one day: told once
+        app = await start_app(private_fake, url)
+        await app.settle()
+        await app.stop()
+    warnings = [r for r in private_fake.sent[start:]
+                if r.chat_id == DANA and "cannot read every message in Parents Circle" in (r.text or "")]
+    assert len(warnings) == 1
+    assert "/setprivacy" in (warnings[0].text or "")

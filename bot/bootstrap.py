@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -104,6 +105,12 @@ class Application:
             await self.stop()
 
 
+@functools.cache
+def shared_detector() -> Detector:
+    """The crisis detector, compiled once per process (its lexicon files are read-only)."""
+    return Detector.load()
+
+
 def build_application(
     settings: Settings,
     *,
@@ -153,7 +160,7 @@ def build_application(
 
     outbox = OutboxPump(store=uow, queue=queue, clock=clock)
     crisis = CrisisService(
-        store=uow, detector=Detector.load(), resources=load_shipped_resources(),
+        store=uow, detector=shared_detector(), resources=load_shipped_resources(),
         translator=translator, clock=clock,
         renotify_minutes=settings.escalation_renotify_minutes,
         default_region=settings.default_region, poke_outbox=outbox.poke)

@@ -51,7 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secrets)
     if args.command == "db":
         return asyncio.run(_db(settings, args))
-    return asyncio.run(_run(settings))
+    try:
+        return asyncio.run(_run(settings))
+    except SettingsError as problem:  # e.g. a platform refused the token at start
+        print(f"kindred: configuration error: {problem}", file=sys.stderr)
+        return 2
 
 
 async def _db(settings: Settings, args: argparse.Namespace) -> int:

@@ -32,24 +32,24 @@ from adapters.discord.translate import PLATFORM
 from bot.core.actions import Action, Delivered, Priority, SendPrivateReply
 from bot.core.commands import CommandInfo
 from bot.core.events import Attachment, InboundEvent
-from bot.core.i18n import Translator
+from bot.core.i18n import N_, Translator
 from bot.core.identity import ChatRef, UserRef
 from bot.core.ports import Capabilities, Inbox, VisibilityReport
 from bot.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
-CONTENT_INTENT_OFF = (
+CONTENT_INTENT_OFF = N_(
     "Discord's Message Content intent is off: open the Developer Portal, Bot, Privileged Gateway "
     "Intents, switch on Message Content Intent and Server Members Intent, then restart Kindred.")
-MEMBERS_INTENT_OFF = (
+MEMBERS_INTENT_OFF = N_(
     "Discord's Server Members intent is off, so I cannot see who joins or leaves: open the "
     "Developer Portal, Bot, Privileged Gateway Intents, switch on Server Members Intent, then "
     "restart Kindred.")
-CHANNELS_HIDDEN = (
+CHANNELS_HIDDEN = N_(
     "I cannot read some channels, so crisis screening would miss messages there. Give Kindred "
     "the View Channel and Read Message History permissions in:")
-NOT_IN_SERVER = ("Kindred is not in this Discord server any more: invite it again with the link "
+NOT_IN_SERVER = N_("Kindred is not in this Discord server any more: invite it again with the link "
                  "in the README.")
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 MAX_LISTED_CHANNELS = 10

@@ -295,6 +295,8 @@ def message_event(message: discord.Message, *, member: discord.Member | None,
         sender=UserRef(PLATFORM, str(author.id)),
         sender_name=(member.display_name if member is not None else author.display_name),
         group=group_of(guild_id),
+        group_title=message.guild.name if message.guild is not None else "",
+        staff_only=staff_only(message.channel),
         sender_is_admin=member is not None and is_facilitator(member, facilitator_role),
         late=late,
     )
@@ -308,6 +310,15 @@ def message_event(message: discord.Message, *, member: discord.Member | None,
     if not text.strip():
         return None
     return MessageReceived(meta=meta, message=ref, text=text, edited=edited)
+
+
+def staff_only(channel: object) -> bool:
+    """Whether ordinary members cannot see this server channel (a private staff channel)."""
+    if isinstance(channel, discord.Thread):
+        channel = channel.parent
+    if not isinstance(channel, discord.abc.GuildChannel):
+        return False
+    return not channel.permissions_for(channel.guild.default_role).view_channel
 
 
 def interaction_event(interaction: discord.Interaction[Any], *, facilitator_role: str,
@@ -338,6 +349,8 @@ def interaction_event(interaction: discord.Interaction[Any], *, facilitator_role
         sender=UserRef(PLATFORM, str(user.id)),
         sender_name=user.display_name,
         group=group_of(guild_id),
+        group_title=interaction.guild.name if interaction.guild is not None else "",
+        staff_only=staff_only(interaction.channel),
         sender_is_admin=admin,
         sender_language=str(interaction.locale.value) if interaction.locale else None,
     )

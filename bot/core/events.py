@@ -23,6 +23,7 @@ class EventMeta:
     sender_name: str = field(default="", repr=False)
     group: str | None = None  # the support group's key; None in a private chat
     group_title: str = field(default="", repr=False)  # the group's name on the platform
+    staff_only: bool = False  # a chat of the group that ordinary members cannot see
     sender_is_admin: bool = False  # platform admin of `group` (Telegram admin, Discord Manage Server)
     sender_language: str | None = None  # the platform's hint (Telegram language_code)
     late: bool = False  # caught up after downtime rather than seen live

@@ -387,7 +387,7 @@ class GroupService:
 
     async def alerts_here(self, ctx: CommandContext) -> Sequence[Action]:
         """`/alerts here`: this chat receives the alerts of every group the caller staffs."""
-        if ctx.in_group and ctx.group is not None:
+        if ctx.in_group and ctx.group is not None and not ctx.meta.staff_only:
             return [ctx.answer(ctx.t("Alerts must not go to a support group. Send /alerts here "
                                      "in a private chat with me, or in a staff-only chat."))]
         async with self._store() as store:

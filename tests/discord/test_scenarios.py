@@ -18,6 +18,7 @@ from tests.discord.world import (
     GENERAL,
     GUILD,
     OWNER,
+    STAFF,
     THREAD,
     start_kindred,
 )
@@ -285,5 +286,23 @@ async def test_crisis_posted_while_stopped_reaches_a_moderator_and_ack_works_aft
         pressed = await answer(fake, await fake.user_clicks(alert.channel_id, alert.message_id,
                                                             ALICE, ack))
         assert pressed.ephemeral and "You are on alert" in pressed.text
+    finally:
+        await kindred.close()
+
+
+async def test_a_private_staff_channel_in_the_server_receives_alerts(
+        fake: FakeDiscord, database_url: str) -> None:
+    kindred = await start_kindred(fake, database_url)
+    try:
+        await answer(fake, await fake.user_runs_slash(GUILD, GENERAL, OWNER, "setup"))
+        refused = await answer(fake, await fake.user_runs_slash(GUILD, GENERAL, OWNER,
+                                                                "alerts here"))
+        assert "must not go to a support group" in refused.text
+        here = await answer(fake, await fake.user_runs_slash(GUILD, STAFF, OWNER, "alerts here"))
+        assert "will now receive alerts for: Parents Together" in here.text
+        await fake.user_says(GENERAL, ALICE, "i have the pills ready and tonight is the night")
+        alert = await fake.wait_for(lambda s: s.channel_id == STAFF and "URGENT" in s.text)
+        assert "Group: Parents Together" in alert.text
+        assert alert.custom_ids() == ["crisis:ack:1", "crisis:resolve:1", "crisis:false:1"]
     finally:
         await kindred.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,33 +42,6 @@ def make_fake(**options: object) -> FakeTelegram:
         fake.add_member(chat, ROBIN)
     fake.set_admins(STAFF, [DANA])
     return fake
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _compile_the_lexicon_once() -> Iterator[None]:
-    """Share one crisis detector between the many applications these tests start.
-
-    Compiling the lexicon takes a second or more and its result depends only on the shipped
-    files, so every application of the session gets the same, read-only detector.
-    """
-    try:
-        from bot.crisis.detector import Detector
-    except ImportError:  # no detector in this build
-        yield
-        return
-    original = Detector.load
-    cache: dict[object, Detector] = {}
-
-    def load(lexicon_dir: Path | None = None) -> Detector:
-        if lexicon_dir not in cache:
-            cache[lexicon_dir] = original(lexicon_dir)
-        return cache[lexicon_dir]
-
-    Detector.load = load  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Detector.load = original  # type: ignore[method-assign]
 
 
 @pytest.fixture

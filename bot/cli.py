@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("check", help="fail if the tables changed without a migration")
     revision = db_commands.add_parser("revision", help="generate a migration (developers)")
     revision.add_argument("-m", "--message", required=True)
+    revision.add_argument("--id", help="the revision id, e.g. 0004 (default: random)")
+    revision.add_argument("--head", default="head", help="the branch head to follow")
     detector = commands.add_parser("detector", help="the crisis detector")
     detector_commands = detector.add_subparsers(dest="detector_command", required=True)
     evaluate = detector_commands.add_parser("eval", help="score the detector on a labelled file")
@@ -71,7 +73,7 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
             await migrate.check(database)
             print("the tables match the migrations")
         else:
-            await migrate.revision(database, args.message)
+            await migrate.revision(database, args.message, revision_id=args.id, head=args.head)
     finally:
         await database.dispose()
     return 0

@@ -27,8 +27,13 @@ def alembic_config() -> Config:
     return config
 
 
-async def upgrade(database: Database, revision: str = "head") -> None:
-    """Bring the schema up to `revision`; safe to run from several processes at once."""
+async def upgrade(database: Database, revision: str = "heads") -> None:
+    """Bring the schema up to `revision` (every branch head by default); safe to run from several
+    processes at once.
+
+    Capabilities may add migrations on branches of their own from a shared base; "heads"
+    applies them all, so two capabilities developed side by side need no merge revision.
+    """
     config = alembic_config()
     async with database.engine.connect() as connection:
         if not database.is_sqlite:
@@ -49,27 +54,33 @@ def _upgrade(connection: Connection, config: Config, revision: str) -> None:
 
 
 async def current_revision(database: Database) -> str | None:
-    """The revision the database is at."""
+    """The revisions the database is at, comma-separated and sorted (one per branch)."""
     async with database.engine.connect() as connection:
-        return await connection.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision())
+        heads = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_heads())
+    return ",".join(sorted(heads)) or None
 
 
 def head_revision() -> str | None:
-    """The newest revision in the migrations folder."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest revisions in the migrations folder, comma-separated and sorted."""
+    return ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads())) or None
 
 
-async def revision(database: Database, message: str) -> None:
-    """Autogenerate a migration from the difference between the tables and the database."""
+async def revision(database: Database, message: str, *, revision_id: str | None = None,
+                   head: str = "head") -> None:
+    """Autogenerate a migration from the difference between the tables and the database.
+
+    With several branch heads, `head` names the one the new revision follows.
+    """
     config = alembic_config()
     async with database.engine.connect() as connection:
-        await connection.run_sync(_revision, config, message)
+        await connection.run_sync(_revision, config, message, revision_id, head)
 
 
-def _revision(connection: Connection, config: Config, message: str) -> None:
+def _revision(connection: Connection, config: Config, message: str, revision_id: str | None,
+              head: str) -> None:
     config.attributes["connection"] = connection
-    command.revision(config, message=message, autogenerate=True)
+    command.revision(config, message=message, autogenerate=True, rev_id=revision_id, head=head)
 
 
 async def check(database: Database) -> None:

@@ -10,10 +10,11 @@ Guarantees:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from bot.core.actions import Action
 from bot.core.commands import CommandRegistry, CommandSpec, UsageError, parse_args
@@ -21,6 +22,7 @@ from bot.core.context import ButtonContext, CommandContext, FormContext, Situati
 from bot.core.events import (
     ButtonPressed,
     CommandInvoked,
+    EventMeta,
     FormSubmitted,
     InboundEvent,
     MemberJoined,
@@ -34,6 +36,8 @@ from bot.core.roles import Role
 from bot.groups.ports import GroupsStore
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
+V = TypeVar("V")
 
 StoreFactory = Callable[[], AbstractAsyncContextManager[GroupsStore]]
 
@@ -57,6 +61,8 @@ class Screen(Protocol):
 ButtonHandler = Callable[[ButtonContext], Awaitable[Sequence[Action]]]
 EventHandler = Callable[[InboundEvent, Situation], Awaitable[Sequence[Action]]]
 FormHandler = Callable[[FormContext], Awaitable[Sequence[Action]]]
+
+CONTEXT_CACHE_SECONDS = 5.0
 
 ROLE_NAMES = {
     Role.MEMBER: N_("member"),
@@ -86,6 +92,8 @@ class Dispatcher:
         self._buttons: dict[str, ButtonHandler] = {}
         self._forms: dict[str, FormHandler] = {}
         self._handlers: dict[type, list[EventHandler]] = {}
+        self._groups: _TtlCache[str | None, tuple[Group | None]] = _TtlCache(
+            seconds=CONTEXT_CACHE_SECONDS)
 
     # -- registration (bootstrap calls these) -------------------------------------------------
     def add_screen(self, screen: Screen) -> None:
@@ -130,8 +138,25 @@ class Dispatcher:
         return actions
 
     async def situation(self, event: InboundEvent) -> Situation:
-        """Look up the group, the person, their role and language for `event`."""
+        """Look up the group, the person, their role and language for `event`.
+
+        Plain group messages, the bulk of the traffic, need only the group (for screening): it
+        comes from a cache a few seconds old, and the person and their role are not looked up
+        (handlers of such messages look up what they need). Commands, buttons, forms and
+        anything in a private chat always read the database, so a role or a setting changed a
+        moment ago applies to them at once.
+        """
         meta = event.meta
+        if (isinstance(event, MessageReceived) and meta.chat.kind == "group"
+                and not meta.sender_is_admin):
+            # Screening needs only the group: the person and their role are not looked up.
+            cached = self._groups.get(meta.group)
+            if cached is None:
+                async with self._store() as store:
+                    found = await store.groups.by_key(meta.group) if meta.group else None
+                cached = (found,)
+                self._groups.put(meta.group, cached)
+            return self._situation(meta, cached[0], None, None, ())
         async with self._store() as store:
             group = await store.groups.by_key(meta.group) if meta.group else None
             person = await store.people.get(meta.sender)
@@ -148,6 +173,11 @@ class Dispatcher:
                         user=meta.sender, display_name=meta.sender_name, can_message=True)
                     await store.people.save(person)
                     await store.commit()
+        return self._situation(meta, group, person, membership, staff)
+
+    def _situation(self, meta: EventMeta, group: Group | None, person: Person | None,
+                   membership: Membership | None,
+                   staff: tuple[tuple[Group, Role], ...]) -> Situation:
         if group is not None or meta.chat.kind == "group":
             role = membership.role if membership else Role.MEMBER
             if meta.sender_is_admin:
@@ -277,6 +307,26 @@ class Dispatcher:
     def usage_line(self, spec: CommandSpec, situation: Situation) -> str:
         """The one-line usage reply for `spec`."""
         return situation.t("Usage: {usage}", usage=situation.t(spec.usage))
+
+
+class _TtlCache(Generic[K, V]):
+    """A small time-limited map; cleared whole when it grows past its bound."""
+
+    def __init__(self, *, seconds: float, bound: int = 50_000) -> None:
+        self._seconds = seconds
+        self._bound = bound
+        self._items: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | None:
+        found = self._items.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._items) >= self._bound:
+            self._items.clear()
+        self._items[key] = (time.monotonic() + self._seconds, value)
 
 
 def _answer(event: CommandInvoked, situation: Situation, text: str) -> Action:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import delete, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -281,11 +283,28 @@ class SqlProcessedEventRepository:
 
     async def seen(self, event_id: str) -> bool:
         """Whether this event was handled already."""
-        return await self._session.get(ProcessedEventRow, event_id) is not None
+        return bool(await self.seen_among([event_id]))
+
+    async def seen_among(self, event_ids: list[str]) -> set[str]:
+        """Which of these events were handled already (one query)."""
+        rows = await self._session.execute(select(col(ProcessedEventRow.event_id)).where(
+            col(ProcessedEventRow.event_id).in_(event_ids)))
+        return {row[0] for row in rows.all()}
 
     async def add(self, event_id: str, at: datetime) -> None:
         """Record that this event was handled."""
-        self._session.add(ProcessedEventRow(event_id=event_id, processed_at=at))
+        await self.add_many([event_id], at)
+
+    async def add_many(self, event_ids: list[str], at: datetime) -> None:
+        """Record several handled events in one statement; ids already recorded are skipped."""
+        if not event_ids:
+            return
+        bind = self._session.get_bind()
+        insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+        rows = [{"event_id": event_id[:128], "processed_at": at} for event_id in event_ids]
+        await self._session.execute(
+            insert(ProcessedEventRow).values(rows).on_conflict_do_nothing(
+                index_elements=["event_id"]))
 
     async def forget_before(self, cutoff: datetime) -> int:
         """Drop records older than `cutoff` (platforms redeliver for a day at most)."""

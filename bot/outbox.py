@@ -63,6 +63,11 @@ class OutboxRepository(Protocol):
         """Store one; False when a delivery with this key exists already."""
         ...
 
+    async def add_many(self, deliveries: list[tuple[str, str, int, int | None, str]], *,
+                       now: datetime) -> int:
+        """Store several (key, payload, priority, escalation, recipient) at once; returns new."""
+        ...
+
     async def claim(self, *, now: datetime, owner: str, lease_until: datetime,
                     limit: int) -> list[PendingDelivery]:
         """Lease up to `limit` due deliveries, most urgent first."""
@@ -107,12 +112,7 @@ def stage(deliveries: list[NewDelivery]) -> list[tuple[str, str, int, int | None
 
 async def add_all(store: OutboxStore, deliveries: list[NewDelivery], now: datetime) -> int:
     """Add deliveries inside the caller's transaction; returns how many were new."""
-    added = 0
-    for key, payload, priority, escalation_id, recipient in stage(deliveries):
-        if await store.outbox.add(key, payload=payload, priority=priority, now=now,
-                                  escalation_id=escalation_id, recipient=recipient):
-            added += 1
-    return added
+    return await store.outbox.add_many(stage(deliveries), now=now)
 
 
 class OutboxPump:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -84,14 +85,12 @@ class SqlEscalationRepository:
 
     async def add_message(self, escalation_id: int, message_key: str, severity: int,
                           at: datetime) -> None:
-        """Record a message of an escalation."""
-        try:
-            async with self._session.begin_nested():
-                self._session.add(EscalationMessageRow(
-                    escalation_id=escalation_id, message_key=message_key[:192],
-                    severity=severity, at=at))
-        except IntegrityError:
-            pass  # the same message, redelivered: already counted
+        """Record a message of an escalation (a redelivered one is already counted)."""
+        insert = (pg_insert if self._session.get_bind().dialect.name == "postgresql"
+                  else sqlite_insert)
+        await self._session.execute(insert(EscalationMessageRow).values(
+            escalation_id=escalation_id, message_key=message_key[:192], severity=severity,
+            at=at).on_conflict_do_nothing(index_elements=["message_key"]))
 
     async def join(self, escalation_id: int, *, at: datetime, severity: int, about: str,
                    reason: str, excerpt: str) -> None:

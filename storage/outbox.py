@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,20 +26,24 @@ class SqlOutboxRepository:
     async def add(self, delivery_key: str, *, payload: str, priority: int, now: datetime,
                   escalation_id: int | None, recipient: str) -> bool:
         """Store one; False when a delivery with this key exists already."""
-        existing = await self._session.execute(
-            select(col(DeliveryRow.id)).where(col(DeliveryRow.dedupe_key) == delivery_key))
-        if existing.first() is not None:
-            return False
-        try:
-            async with self._session.begin_nested():
-                self._session.add(DeliveryRow(
-                    dedupe_key=delivery_key, escalation_id=escalation_id,
-                    recipient_key=recipient[:96], priority=priority,
-                    payload=self._cipher.seal_text(payload), next_attempt_at=now,
-                    created_at=now))
-        except IntegrityError:  # another process staged the same delivery first
-            return False
-        return True
+        return await self.add_many([(delivery_key, payload, priority, escalation_id, recipient)],
+                                   now=now) == 1
+
+    async def add_many(self, deliveries: list[tuple[str, str, int, int | None, str]], *,
+                       now: datetime) -> int:
+        """Store several in one statement; keys that exist already are skipped. Returns new."""
+        if not deliveries:
+            return 0
+        rows = [{"dedupe_key": key[:160], "escalation_id": escalation_id,
+                 "recipient_key": recipient[:96], "priority": priority,
+                 "payload": self._cipher.seal_text(payload), "status": "pending", "attempts": 0,
+                 "next_attempt_at": now, "created_at": now}
+                for key, payload, priority, escalation_id, recipient in deliveries]
+        insert = (pg_insert if self._session.get_bind().dialect.name == "postgresql"
+                  else sqlite_insert)
+        result = await self._session.execute(
+            insert(DeliveryRow).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def claim(self, *, now: datetime, owner: str, lease_until: datetime,
                     limit: int) -> list[PendingDelivery]:

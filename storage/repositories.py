@@ -155,6 +155,14 @@ class SqlPersonRepository:
         self._session.add(row)
         await self._session.flush()
 
+    async def get_many(self, users: list[UserRef]) -> dict[str, Person]:
+        """The people kept about, by user key (one query)."""
+        if not users:
+            return {}
+        result = await self._session.execute(select(PersonRow).where(
+            col(PersonRow.user_key).in_([u.key for u in users])))
+        return {row.user_key: person_from_row(row) for row in result.scalars().all()}
+
     async def delete(self, user: UserRef) -> int:
         """Erase a person's own settings."""
         result = await self._session.execute(

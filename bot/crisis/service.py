@@ -327,10 +327,11 @@ class CrisisService:
             )
             if subscription.chat.kind == "direct":
                 subscribed_privately.add(subscription.subscriber.key)
+        people = await store.people.get_many([m.user for m in pool])
         for member in pool:
             if member.user.key in subscribed_privately:
                 continue
-            person = await store.people.get(member.user)
+            person = people.get(member.user.key)
             if person is not None and person.can_message:
                 targets.setdefault(
                     f"user:{member.user.key}", Target(key=f"user:{member.user.key}", user=member.user)

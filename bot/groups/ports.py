@@ -50,6 +50,10 @@ class PersonRepository(Protocol):
         """Insert or update."""
         ...
 
+    async def get_many(self, users: list[UserRef]) -> dict[str, Person]:
+        """The people kept about, by user key (one query)."""
+        ...
+
 
 class MembershipRepository(Protocol):
     """Roles and admin flags per group."""

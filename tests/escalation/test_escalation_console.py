@@ -31,7 +31,7 @@ async def test_crisis_message_alerts_staff_and_answers_member_privately(
     assert "[private → lee] Kindred: 🚨 URGENT" in out
     assert "Member: Sam" in out and "At risk: the writer" in out
     assert f"Message: “{CRISIS}”" in out
-    assert "[b1 Acknowledge] [b2 Resolve] [b3 False alarm]" in out
+    assert re.search(r"\[b\d+ Acknowledge\] \[b\d+ Resolve\] \[b\d+ False alarm\]", out)
     member = out.split("[private → sam] Kindred: ")[1]
     assert "call 911 now" in member  # emergency first at severity 3
     assert member.index("911") < member.index("988")

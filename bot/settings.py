@@ -47,6 +47,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     console: bool = False
+    metrics_port: int | None = None
 
     def __repr__(self) -> str:
         # Tokens and keys must never reach a log line, so the repr names only what is set.
@@ -143,7 +144,12 @@ class Settings:
         secret = get("TELEGRAM_WEBHOOK_SECRET")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
             raise SettingsError("TELEGRAM_WEBHOOK_SECRET may use only letters, digits, _ and -")
+        metrics_raw = get("METRICS_PORT")
+        metrics_port = _integer("METRICS_PORT", metrics_raw, 1, 65535) if metrics_raw else None
+        if metrics_port is not None and webhook is not None and metrics_port == port:
+            raise SettingsError("METRICS_PORT must differ from PORT (the Telegram webhook uses it)")
         return cls(
+            metrics_port=metrics_port,
             database_url=database_url,
             telegram_bot_token=telegram_token,
             telegram_api_base_url=telegram_api,

@@ -35,6 +35,7 @@ from bot.crisis.detector import Detector, GroupTerms
 from bot.crisis.model import FALSE_ALARM, RESOLVED, Escalation, NewEscalation
 from bot.crisis.ports import CrisisStore
 from bot.dispatch import ScreenOutcome
+from bot.metrics import Metrics
 from bot.outbox import NewDelivery, add_all
 from bot.resources.model import Resource
 from bot.resources.search import crisis_lines
@@ -82,6 +83,7 @@ class CrisisService:
         renotify_minutes: float,
         default_region: str,
         poke_outbox: Callable[[], None],
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._detector = detector
@@ -91,6 +93,7 @@ class CrisisService:
         self._renotify = timedelta(minutes=renotify_minutes)
         self._default_region = default_region
         self._poke = poke_outbox
+        self._metrics = metrics
         self._terms: dict[int, tuple[float, GroupTerms | None]] = {}
 
     # -- commands ----------------------------------------------------------------------------
@@ -175,6 +178,8 @@ class CrisisService:
         group = situation.group
         terms = await self._group_terms(group.id) if group and group.id is not None else None
         assessment = self._detector.assess(text, terms)
+        if self._metrics is not None:
+            self._metrics.messages_screened.inc()
         if assessment.severity <= 0:
             return ScreenOutcome()
         if assessment.severity == 1:
@@ -265,6 +270,8 @@ class CrisisService:
                 "escalation has no reachable staff",
                 extra={"escalation_id": escalation.id, "group_id": group_id},
             )
+        if self._metrics is not None:
+            self._metrics.escalations_opened.labels(severity=str(severity)).inc()
         log.info(
             "escalation opened",
             extra={"escalation_id": escalation.id, "severity": severity, "reason": reason},
@@ -505,6 +512,9 @@ class CrisisService:
                 subject=f"escalation:{escalation_id}",
                 group_id=escalation.group_id,
             )
+            if self._metrics is not None:
+                self._metrics.time_to_acknowledge.observe(
+                    max(0.0, (now - escalation.opened_at).total_seconds()))
             lang = group.language if group else situation.lang
             notice = self._tr.tr(lang, "{name} is on it (alert #{id}).", name=name, id=escalation_id)
             await add_all(

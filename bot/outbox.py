@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 # A short lease, renewed while a delivery is in flight, so a killed process's deliveries are
 # taken over within seconds, while a slow (rate-limited) send is never taken over.
-LEASE = timedelta(seconds=8)
-RENEW_EVERY_SECONDS = 2.0
+LEASE = timedelta(seconds=5)
+RENEW_EVERY_SECONDS = 1.5
 MAX_ATTEMPTS = 12
 POLL_SECONDS = 1.0
 

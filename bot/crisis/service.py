@@ -87,7 +87,7 @@ class CrisisService:
     ) -> None:
         self._store = store
         self._detector = detector
-        self._resources = tuple(resources)
+        self._resources = resources  # a live view: the directory changes while we run
         self._tr = translator
         self._clock = clock
         self._renotify = timedelta(minutes=renotify_minutes)

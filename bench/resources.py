@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/resources.py [--quick]
 The last line printed is one JSON object with search_qps_10k, search_p95_ms_10k, search_max_ms_10k
 and relevance_top3 (share of the expected entries found in the top three, see
-bench/resources_relevance.jsonl).
+bench/resources_relevance.jsonl), and for the stored directory directory_import_s_10k (one import
+of the 10k entries into SQLite) and directory_load_s_10k (seed, read and index them in a process).
 """
 
 from __future__ import annotations
@@ -946,6 +947,51 @@ def _percentile(sorted_values: Sequence[float], share: float) -> float:
     return sorted_values[index]
 
 
+def stored_directory(entries: Sequence[Resource]) -> dict[str, float]:
+    """Seconds to store 10k entries in SQLite (one import) and to load them into a fresh index."""
+    import asyncio
+    import tempfile
+    from datetime import UTC, datetime
+
+    from bot.core.identity import ChatRef
+    from bot.core.models import Group
+    from bot.resources.directory import ResourceDirectory
+    from storage import migrate
+    from storage.db import Database
+    from storage.unit_of_work import UnitOfWorkFactory
+
+    class Clock:
+        def now(self) -> datetime:
+            return datetime.now(UTC)
+
+    async def measure(path: Path) -> dict[str, float]:
+        database = Database(f"sqlite:///{path}")
+        await migrate.upgrade(database)
+        uow = UnitOfWorkFactory(database)
+        async with uow() as store:
+            group = await store.groups.add(Group(key=FIXTURE_GROUP, platform="bench",
+                                                 home_chat=ChatRef("bench", "g", "group")))
+            await store.commit()
+        rows = [(r, group.id if r.group_id else None) for r in entries]
+        started = time.perf_counter()
+        async with uow() as store:
+            await store.resources.upsert_many(rows, at=Clock().now())
+            await store.resources.bump_version()
+            await store.commit()
+        stored_s = time.perf_counter() - started
+        directory = ResourceDirectory(store=uow, shipped=load_shipped_resources(), clock=Clock())
+        started = time.perf_counter()
+        await directory.index()
+        load_s = time.perf_counter() - started
+        await database.dispose()
+        return {"directory_import_s_10k": round(stored_s, 3),
+                "directory_load_s_10k": round(load_s, 3),
+                "directory_entries": float(len(directory.entries))}
+
+    with tempfile.TemporaryDirectory() as folder:
+        return asyncio.run(measure(Path(folder) / "bench.db"))
+
+
 def run(quick: bool = False) -> dict[str, float]:
     """Run the benchmark and return its figures (``quick`` runs fewer queries, same 10k entries)."""
     entries = build_entries(ENTRIES)
@@ -982,6 +1028,7 @@ def run(quick: bool = False) -> dict[str, float]:
         "search_max_ms_10k": round(latencies[-1], 3),
         "relevance_top3": round(share, 4),
         "relevance_top3_holdout": round(holdout_share, 4),
+        **stored_directory(entries),
     }
 
 
@@ -998,6 +1045,11 @@ def main() -> None:
         f"(held-out queries: {figures['relevance_top3_holdout']:.1%})"
     )
     print(
+        f"stored directory (SQLite): {int(figures['directory_entries'])} entries imported in "
+        f"{figures['directory_import_s_10k']} s, loaded into a fresh index in "
+        f"{figures['directory_load_s_10k']} s"
+    )
+    print(
         json.dumps(
             {
                 key: figures[key]
@@ -1007,6 +1059,8 @@ def main() -> None:
                     "search_max_ms_10k",
                     "relevance_top3",
                     "relevance_top3_holdout",
+                    "directory_import_s_10k",
+                    "directory_load_s_10k",
                 )
             }
         )

@@ -12,8 +12,9 @@ from typing import Any
 
 import adapters
 from adapters.console import ConsoleConfig
+from bot.checkins.service import CheckinService
 from bot.core.commands import CommandInfo, describe_commands
-from bot.core.events import GroupMigrated
+from bot.core.events import GroupMigrated, MemberJoined, MessageReceived
 from bot.core.i18n import SUPPORTED_LANGUAGES, Translator
 from bot.core.identity import ChatRef, UserRef
 from bot.core.models import Group
@@ -23,8 +24,14 @@ from bot.crisis.service import CrisisService
 from bot.delivery import DeliveryQueue
 from bot.dispatch import Dispatcher
 from bot.groups.service import GroupService
+from bot.metrics import Metrics, OpsServer
+from bot.onboarding.service import OnboardingService
 from bot.outbox import OutboxPump
+from bot.privacy.service import PrivacyService
 from bot.resources.csvio import load_shipped_resources
+from bot.resources.directory import ResourceDirectory
+from bot.resources.service import FORM_NAME as RESOURCE_FORM
+from bot.resources.service import ResourceService
 from bot.runtime import Runtime
 from bot.scheduling import Scheduler
 from bot.settings import Settings
@@ -53,6 +60,11 @@ class Application:
     outbox: OutboxPump
     crisis: CrisisService
     groups: GroupService
+    onboarding: OnboardingService
+    checkins: CheckinService
+    privacy: PrivacyService
+    metrics: Metrics | None = None
+    ops_server: OpsServer | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     started: bool = False
 
@@ -70,9 +82,13 @@ class Application:
         await self.groups.warn_where_blind(
             [name for name in self.platforms if name != "console"], self.clock.now())
         self.outbox.poke()
+        if self.ops_server is not None:
+            await self.ops_server.start()
 
     async def stop(self) -> None:
         """Stop in reverse order; nothing half-written (every write is one transaction)."""
+        if self.ops_server is not None:
+            await self.ops_server.stop()
         self.scheduler.stop()
         await self.outbox.stop()
         await self.queue.stop()
@@ -128,7 +144,13 @@ def build_application(
     stopping = asyncio.Event()
     built: dict[str, Platform] = dict(platforms or {})
     queue = DeliveryQueue(built)
-    runtime = Runtime(dispatcher=dispatcher, queue=queue, store=uow, clock=clock)
+    metrics = Metrics(queue.stats)
+
+    async def count_handled(_event: object) -> None:
+        metrics.events_handled.inc()
+
+    runtime = Runtime(dispatcher=dispatcher, queue=queue, store=uow, clock=clock,
+                      on_handled=count_handled)
     scheduler = Scheduler()
 
     async def check_visibility(group: str) -> VisibilityReport:
@@ -159,10 +181,18 @@ def build_application(
     scheduler.every(3600, purge_processed_events, name="purge-processed-events")
 
     outbox = OutboxPump(store=uow, queue=queue, clock=clock)
+
+    async def measure_outbox() -> None:
+        async with uow() as store:
+            metrics.alerts_pending.set(await store.outbox.pending_count())
+
+    scheduler.every(15, measure_outbox, name="metrics-outbox")
+    # The resource directory is the crisis capability's one source of crisis lines.
+    resource_directory = ResourceDirectory(store=uow, shipped=load_shipped_resources(), clock=clock)
     crisis = CrisisService(
-        store=uow, detector=shared_detector(), resources=load_shipped_resources(),
+        store=uow, detector=shared_detector(), resources=resource_directory.crisis_lines,
         translator=translator, clock=clock,
-        renotify_minutes=settings.escalation_renotify_minutes,
+        renotify_minutes=settings.escalation_renotify_minutes, metrics=metrics,
         default_region=settings.default_region, poke_outbox=outbox.poke)
     dispatcher.add_screen(crisis)
     for spec in crisis.commands():
@@ -171,6 +201,39 @@ def build_application(
     scheduler.every(5, crisis.renotify_sweep, name="crisis-renotify")
     scheduler.every(300, crisis.digest_sweep, name="crisis-digest")
     scheduler.every(3600, crisis.purge_sweep, name="crisis-purge")
+
+    # -- onboarding, check-ins and privacy (issue #4) ------------------------------------------
+    onboarding = OnboardingService(store=uow, translator=translator, clock=clock,
+                                   default_timezone=settings.default_timezone)
+    checkins = CheckinService(store=uow, translator=translator, clock=clock,
+                              poke_outbox=outbox.poke, record_concern=crisis.record_concern,
+                              default_timezone=settings.default_timezone,
+                              default_language=settings.default_language)
+    privacy = PrivacyService(store=uow)
+    for spec in [*onboarding.commands(), *checkins.commands(), *privacy.commands()]:
+        dispatcher.commands.register(spec)
+    dispatcher.on(MemberJoined, onboarding.on_join)
+    dispatcher.on(MessageReceived, onboarding.on_message)  # typed answers in a private chat
+    dispatcher.on_button("onb", onboarding.on_button)
+    dispatcher.on_button("ci", checkins.on_button)
+    dispatcher.on_button("priv", privacy.on_button)
+    scheduler.every(30, checkins.prompt_sweep, name="checkins-prompts")
+    scheduler.every(300, checkins.report_sweep, name="checkins-weekly-report")
+    scheduler.every(3600, onboarding.cleanup_sweep, name="onboarding-cleanup")
+    scheduler.every(3600, checkins.cleanup_sweep, name="checkins-cleanup")
+
+    # -- resources (issue #5): the stored directory, /resources and /resource ------------------
+    resources = ResourceService(
+        store=uow, directory=resource_directory, translator=translator, clock=clock,
+        default_region=settings.default_region,
+        forms_supported=lambda name: name in built and built[name].capabilities.forms)
+    for spec in resources.commands():
+        dispatcher.commands.register(spec)
+    dispatcher.on_button("res", resources.on_button)
+    dispatcher.on_form(RESOURCE_FORM, resources.on_form)
+    dispatcher.on(MessageReceived, resources.on_message)  # answers to a guided /resource add
+    # Loads the directory within seconds of start and picks up other processes' changes.
+    scheduler.every(5, resource_directory.refresh_sweep, name="resources-refresh")
 
     async def settle() -> None:
         await queue.wait_idle(timeout=30)
@@ -187,7 +250,10 @@ def build_application(
     return Application(settings=settings, database=database, uow=uow, translator=translator,
                        dispatcher=dispatcher, queue=queue, runtime=runtime, platforms=built,
                        scheduler=scheduler, clock=clock, stopping=stopping, outbox=outbox,
-                       crisis=crisis, groups=groups)
+                       crisis=crisis, groups=groups, onboarding=onboarding, checkins=checkins,
+                       privacy=privacy, metrics=metrics,
+                       ops_server=OpsServer(metrics, port=settings.metrics_port, platforms=built)
+                       if settings.metrics_port else None)
 
 
 def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None,

@@ -1,4 +1,4 @@
-"""The `kindred` command line: run the bot, migrate the database, evaluate the detector."""
+"""The `kindred` command line: run the bot, migrate the database, evaluate the detector, load resources."""
 
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
     detector_commands = detector.add_subparsers(dest="detector_command", required=True)
     evaluate = detector_commands.add_parser("eval", help="score the detector on a labelled file")
     evaluate.add_argument("file")
+    resources = commands.add_parser("resources", help="the resource directory")
+    resources_commands = resources.add_subparsers(dest="resources_command", required=True)
+    load = resources_commands.add_parser(
+        "import", help="load entries from a CSV file, deployment-wide (a group_id column names a "
+        "group's own entries); bad rows are reported by line number, good ones imported")
+    load.add_argument("file")
+    load.add_argument("--country", help="country for rows that name none, e.g. US")
+    resources_commands.add_parser("export", help="print every entry as CSV")
     return parser
 
 
@@ -53,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secrets)
     if args.command == "db":
         return asyncio.run(_db(settings, args))
+    if args.command == "resources":
+        return _resources(settings, args)
     try:
         return asyncio.run(_run(settings))
     except SettingsError as problem:  # e.g. a platform refused the token at start
@@ -77,6 +87,68 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await database.dispose()
     return 0
+
+
+def _resources(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.resources.search import country_code
+
+    if args.resources_command == "export":
+        return asyncio.run(_resources_async(settings, None, None))
+    country = None
+    if args.country:
+        country = country_code(args.country)
+        if country is None:
+            print(f"kindred: unknown country {args.country!r}; use a code such as US",
+                  file=sys.stderr)
+            return 2
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as error:
+        print(f"kindred: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+        return 2
+    text = next(iter(_decodings(raw)), raw.decode("latin-1"))
+    return asyncio.run(_resources_async(settings, text, country))
+
+
+async def _resources_async(settings: Settings, text: str | None, country: str | None) -> int:
+    """Export (text None) or import `text` deployment-wide."""
+    from datetime import UTC, datetime
+
+    from bot.resources.admin import export_directory, import_directory
+    from bot.resources.csvio import load_shipped_resources
+    from storage import migrate
+    from storage.db import Database
+    from storage.unit_of_work import UnitOfWorkFactory
+
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        store = UnitOfWorkFactory(database)
+        now = datetime.now(UTC)
+        if text is None:
+            sys.stdout.write(await export_directory(store, shipped=load_shipped_resources(), now=now))
+            return 0
+        outcome = await import_directory(store, text, shipped=load_shipped_resources(), now=now,
+                                         default_country=country)
+    finally:
+        await database.dispose()
+    for line, problem in outcome.errors:
+        print(f"line {line}: {problem}" if line else problem, file=sys.stderr)
+    print(f"imported {outcome.imported} entries ({outcome.added} new, {outcome.updated} updated); "
+          f"{len(outcome.errors)} rows not imported")
+    return 1 if outcome.errors else 0
+
+
+def _decodings(raw: bytes) -> list[str]:
+    out = []
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            out.append(raw.decode(encoding))
+        except UnicodeDecodeError:
+            continue
+    return out
 
 
 async def _run(settings: Settings) -> int:

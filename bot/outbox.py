@@ -128,6 +128,9 @@ class OutboxPump:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
         self._claiming = asyncio.Lock()  # one claim at a time, so in-flight is always complete
+        self._outcomes: list[tuple[PendingDelivery, Delivered | None, BaseException | None,
+                                   asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def poke(self) -> None:
         """Something was committed: look now rather than at the next poll."""
@@ -223,19 +226,48 @@ class OutboxPump:
 
     async def _finish(self, pending: PendingDelivery, delivered: Delivered | None,
                       error: BaseException | None) -> None:
-        self._in_flight.discard(pending.id)
-        now = self._clock.now()
-        async with self._store() as store:
-            if error is None:
-                message = delivered.message if delivered else None
-                key = f"{message.chat.key}:{message.id}" if message else None
-                await store.outbox.mark_sent(pending.id, at=now, message_key=key)
-            else:
-                attempts = pending.attempts + 1
-                dead = isinstance(error, DeliveryError) or attempts >= MAX_ATTEMPTS
-                backoff = min(300.0, 2.0 ** attempts) * (0.5 + random.random() / 2)
-                await store.outbox.mark_retry(pending.id, next_at=now + timedelta(seconds=backoff),
-                                              error=type(error).__name__, dead=dead)
-                log.warning("delivery failed", extra={"delivery_id": pending.id,
-                                                      "error": type(error).__name__, "dead": dead})
-            await store.commit()
+        # Outcomes are recorded in batches (one transaction for all that end together); the
+        # delivery stays in flight, its lease renewed, until its outcome is durable.
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((pending, delivered, error, future))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_outcomes(), name="outbox-outcomes")
+        await future
+
+    async def _record_outcomes(self) -> None:
+        while self._outcomes:
+            await asyncio.sleep(0)
+            batch, self._outcomes = self._outcomes[:500], self._outcomes[500:]
+            now = self._clock.now()
+            try:
+                async with self._store() as store:
+                    for pending, delivered, error, _ in batch:
+                        await self._record(store, pending, delivered, error, now)
+                    await store.commit()
+            except Exception as problem:
+                log.exception("could not record delivery outcomes; their leases run out")
+                for pending, _, _, future in batch:
+                    self._in_flight.discard(pending.id)
+                    if not future.done():
+                        future.set_exception(problem)
+                continue
+            for pending, _, _, future in batch:
+                self._in_flight.discard(pending.id)
+                if not future.done():
+                    future.set_result(None)
+
+    @staticmethod
+    async def _record(store: OutboxStore, pending: PendingDelivery, delivered: Delivered | None,
+                      error: BaseException | None, now: datetime) -> None:
+        if error is None:
+            message = delivered.message if delivered else None
+            key = f"{message.chat.key}:{message.id}" if message else None
+            await store.outbox.mark_sent(pending.id, at=now, message_key=key)
+            return
+        attempts = pending.attempts + 1
+        dead = isinstance(error, DeliveryError) or attempts >= MAX_ATTEMPTS
+        backoff = min(300.0, 2.0 ** attempts) * (0.5 + random.random() / 2)
+        await store.outbox.mark_retry(pending.id, next_at=now + timedelta(seconds=backoff),
+                                      error=type(error).__name__, dead=dead)
+        log.warning("delivery failed", extra={"delivery_id": pending.id,
+                                              "error": type(error).__name__, "dead": dead})

@@ -28,8 +28,7 @@ def alembic_config() -> Config:
 
 
 async def upgrade(database: Database, revision: str = "heads") -> None:
-    """Bring the schema up to `revision` (every branch head by default); safe to run from several
-    processes at once.
+    """Bring the schema up to `revision` (every branch head by default), from several processes.
 
     Capabilities may add migrations on branches of their own from a shared base; "heads"
     applies them all, so two capabilities developed side by side need no merge revision.

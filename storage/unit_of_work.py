@@ -6,9 +6,12 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.checkins import SqlCheckinRepository
 from storage.crisis import SqlConcernRepository, SqlEscalationRepository, SqlGroupTermRepository
 from storage.db import Database
+from storage.onboarding import SqlOnboardingRepository
 from storage.outbox import SqlOutboxRepository
+from storage.privacy import SqlPersonalData
 from storage.repositories import (
     SqlAlertSubscriptionRepository,
     SqlAuditRepository,
@@ -17,6 +20,7 @@ from storage.repositories import (
     SqlPersonRepository,
     SqlProcessedEventRepository,
 )
+from storage.resources import SqlResourceRepository
 
 
 class SqlUnitOfWork:
@@ -32,6 +36,10 @@ class SqlUnitOfWork:
     group_terms: SqlGroupTermRepository
     concerns: SqlConcernRepository
     outbox: SqlOutboxRepository
+    resources: SqlResourceRepository
+    onboarding: SqlOnboardingRepository
+    checkins: SqlCheckinRepository
+    personal_data: SqlPersonalData
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -51,6 +59,10 @@ class SqlUnitOfWork:
         self.group_terms = SqlGroupTermRepository(session)
         self.concerns = SqlConcernRepository(session)
         self.outbox = SqlOutboxRepository(session, cipher)
+        self.resources = SqlResourceRepository(session)
+        self.onboarding = SqlOnboardingRepository(session)
+        self.checkins = SqlCheckinRepository(session, cipher)
+        self.personal_data = SqlPersonalData(session, cipher)
         return self
 
     async def __aexit__(

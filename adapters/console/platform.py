@@ -172,6 +172,10 @@ class ConsolePlatform:
             self._print(f"({name} joined the group)")
             await self._deliver(MemberJoined(meta=self._meta(name, GROUP_CHAT)))
             return
+        if line.kind == "request":
+            self._print(f"({name} asked to join the group)")
+            await self._deliver(MemberJoined(meta=self._meta(name, GROUP_CHAT), join_request=True))
+            return
         if line.kind == "leave":
             self._members.discard(name)
             self._admins.discard(name)
@@ -275,6 +279,7 @@ class ConsolePlatform:
             self._print(f"[form for {action.to.id}] {action.title}: {fields}")
             return Delivered()
         if isinstance(action, ApproveJoin):
+            self._members.add(action.user.id)
             self._print(f"({action.user.id} was let into the group)")
             return Delivered()
         raise TypeError(f"console cannot perform {type(action).__name__}")

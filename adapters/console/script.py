@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-LineKind = Literal["say", "private", "join", "leave", "admin", "press", "wait", "attach",
-                   "help", "quit", "blank", "error"]
+LineKind = Literal["say", "private", "join", "request", "leave", "admin", "press", "wait",
+                   "attach", "help", "quit", "blank", "error"]
 
 _NAME = r"[A-Za-z][A-Za-z0-9_.-]{0,31}"
 _SAY = re.compile(rf"^(?P<name>{_NAME})\s*(?P<dm>->\s*bot)?\s*:\s?(?P<text>.*)$")
@@ -29,6 +29,7 @@ HELP = """Console syntax:
   alice -> bot: /start         alice writes to the bot in her private chat
   hello again                  the last speaker writes again, in the same chat
   .join bob / .leave bob       bob joins or leaves the group
+  .request bob                 bob asks to join (a group that holds new members until they agree)
   .admin dana                  dana becomes an admin of the group (a platform admin)
   .press bob b3                bob presses button b3 (buttons are shown as [b3 Label])
   .attach dana file.csv /resource import   dana sends a file with a command
@@ -47,7 +48,7 @@ def parse_line(line: str) -> ScriptLine:
     if dot:
         cmd, rest = dot.group("cmd"), dot.group("rest").strip()
         parts = rest.split()
-        if cmd in ("join", "leave", "admin") and len(parts) == 1 and re.fullmatch(_NAME, parts[0]):
+        if cmd in ("join", "request", "leave", "admin") and len(parts) == 1 and re.fullmatch(_NAME, parts[0]):
             return ScriptLine(cmd, name=parts[0].lower())  # type: ignore[arg-type]
         if cmd == "press" and len(parts) == 2 and re.fullmatch(r"b\d{1,6}", parts[1]):
             return ScriptLine("press", name=parts[0].lower(), arg=parts[1])

@@ -4,6 +4,7 @@ A capability adds its tables in a module of its own in this folder, imports it b
 generates a migration with `kindred db revision -m "what changed"`.
 """
 
+from storage.tables.checkins import CheckinPromptRow, CheckinReportRow, CheckinRow, PrivatePromptRow
 from storage.tables.core import (
     AlertSubscriptionRow,
     AuditRow,
@@ -14,17 +15,28 @@ from storage.tables.core import (
     ProcessedEventRow,
 )
 from storage.tables.crisis import ConcernRow, EscalationMessageRow, EscalationRow, GroupTermRow
+from storage.tables.onboarding import ConsentRow, OnboardingStepRow, WelcomeWindowRow
+from storage.tables.resources import ResourceDirectoryRow, ResourceRow
 
 __all__ = [
     "AlertSubscriptionRow",
     "AuditRow",
+    "CheckinPromptRow",
+    "CheckinReportRow",
+    "CheckinRow",
     "ConcernRow",
+    "ConsentRow",
     "DeliveryRow",
     "EscalationMessageRow",
     "EscalationRow",
     "GroupRow",
     "GroupTermRow",
     "MembershipRow",
+    "OnboardingStepRow",
     "PersonRow",
+    "PrivatePromptRow",
     "ProcessedEventRow",
+    "ResourceDirectoryRow",
+    "ResourceRow",
+    "WelcomeWindowRow",
 ]

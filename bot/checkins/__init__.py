@@ -1,0 +1,1 @@
+"""Daily check-ins: group and private prompts, answers, the low-mood concern, reports."""

@@ -1,0 +1,1 @@
+"""Onboarding: batched welcomes, consent, and the private questions that follow."""

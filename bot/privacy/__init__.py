@@ -1,0 +1,1 @@
+"""The member's privacy controls: /mydata and /forgetme."""

@@ -1,0 +1,134 @@
+"""Issue #6 scenarios through the real python-telegram-bot against the fake Bot API server:
+a join and its welcome, consent in private, a check-in wave with presses, a crisis in a forum
+topic reaching the alert chat and a moderator with a working Acknowledge, /resources, and a 429
+storm during an escalation."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram.conftest import DANA, FORUM, GROUP, ROBIN, SAM, STAFF, Bot
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+CRISIS = "i cant do this anymore, i have the pills ready and tonight is the night"
+
+
+def data_of(record: object, label_start: str) -> str:
+    for button in record.buttons():  # type: ignore[attr-defined]
+        if button["text"].startswith(label_start):
+            return str(button["callback_data"])
+    raise AssertionError(f"no button {label_start!r}")
+
+
+async def test_join_welcome_and_consent_in_private(lite_bot: Bot) -> None:
+    fake = lite_bot.fake
+    fake.user_sends(GROUP, DANA, "/setup")
+    await lite_bot.reply_to(GROUP, "set up")
+    fake.user_starts_bot(SAM)
+    await fake.wait_for(lambda r: r.chat_id == SAM)
+    fake.user_joins(GROUP, ROBIN)
+    fake.user_joins(GROUP, SAM)  # within a minute: no second welcome
+    welcome = await lite_bot.reply_to(GROUP, "")
+    agree = data_of(welcome, "I agree")
+    fake.user_presses(GROUP, welcome.message_id, SAM, agree)
+    question = await fake.wait_for(lambda r: r.chat_id == SAM and "time zone" in (r.text or ""),
+                                   timeout=10)
+    await lite_bot.app.settle()
+    welcomes = [r for r in fake.sent if r.chat_id == GROUP and r.reply_markup
+                and any(b.startswith("onb:agree") for b in r.button_data())]
+    assert len(welcomes) == 1
+    fake.user_presses(SAM, question.message_id, SAM, question.button_data()[0])
+    language = await fake.wait_for(lambda r: r.chat_id == SAM and "language" in (r.text or "").lower(),
+                                   timeout=10)
+    assert language.button_data()
+
+
+async def test_crisis_in_a_forum_topic_reaches_staff_and_acknowledge_works(
+        lite_bot: Bot) -> None:
+    fake = lite_bot.fake
+    topic = fake.create_topic(FORUM, "Hard days", by_user=DANA)
+    fake.user_sends(FORUM, DANA, "/setup")
+    await lite_bot.reply_to(FORUM, "set up")
+    fake.user_sends(STAFF, DANA, "/alerts here")
+    await lite_bot.reply_to(STAFF, "receive alerts")
+    fake.user_starts_bot(DANA)
+    await fake.wait_for(lambda r: r.chat_id == DANA)
+    update = fake.user_sends(FORUM, SAM, CRISIS, thread_id=topic)
+    assert update
+    alert = await fake.wait_for(lambda r: r.chat_id == STAFF and "URGENT" in (r.text or ""),
+                                timeout=10)
+    assert "https://t.me/c/" in (alert.text or "")  # a link to the message in the topic
+    dm = await fake.wait_for(lambda r: r.chat_id == DANA and "URGENT" in (r.text or ""),
+                             timeout=10)
+    # The member never started the bot: the brief answer goes to the topic they wrote in.
+    answer = await fake.wait_for(lambda r: r.chat_id == FORUM and "you're not alone" in
+                                 (r.text or ""), timeout=10)
+    assert answer.thread_id == topic
+    fake.user_presses(DANA, dm.message_id, DANA, data_of(dm, "Acknowledge"))
+    await lite_bot.app.settle()
+    notice = await fake.wait_for(lambda r: r.chat_id == STAFF and "is on it" in (r.text or ""),
+                                 timeout=10)
+    assert "Dana" in (notice.text or "")
+    fake.user_sends(DANA, DANA, "/escalations")
+    listing = await fake.wait_for(lambda r: r.chat_id == DANA and "Open alerts" in (r.text or ""),
+                                  timeout=10)
+    assert "Dana Reyes is on it" in (listing.text or "")
+
+
+async def test_checkin_wave_with_button_presses(lite_bot: Bot) -> None:
+    fake = lite_bot.fake
+    fake.user_sends(GROUP, DANA, "/setup")
+    await lite_bot.reply_to(GROUP, "set up")
+    fake.user_sends(GROUP, DANA, "/checkins now")
+    prompt = await fake.wait_for(lambda r: r.chat_id == GROUP and r.reply_markup is not None
+                                 and any(d.startswith("ci:") for d in r.button_data()),
+                                 timeout=10)
+    moods = [d for d in prompt.button_data() if d.startswith("ci:")]
+    assert len(moods) == 6  # five moods and Skip
+    # Sam has not agreed yet, so his press is not stored: he is pointed to the rules instead.
+    fake.user_presses(GROUP, prompt.message_id, SAM, moods[0])
+    pointer = await fake.wait_for(lambda r: "Before you check in" in (r.text or ""), timeout=10)
+    assert pointer.chat_id in (SAM, GROUP)  # privately if possible, else briefly in the group
+    answers = await fake.wait_for_call(lambda c: c.method == "answerCallbackQuery", timeout=10)
+    assert answers.status == 200
+    # Robin joins and agrees; her press counts, and the prompt shows only how many checked in.
+    fake.user_joins(GROUP, ROBIN)
+    welcome = await fake.wait_for(lambda r: r.chat_id == GROUP and any(
+        d.startswith("onb:agree") for d in r.button_data()), timeout=10)
+    fake.user_presses(GROUP, welcome.message_id, ROBIN, data_of(welcome, "I agree"))
+    await lite_bot.app.settle()
+    fake.user_presses(GROUP, prompt.message_id, ROBIN, moods[3])
+    edited = await fake.wait_for(lambda r: r.method == "editMessageText" and r.chat_id == GROUP,
+                                 timeout=10)
+    assert "1" in (edited.text or "") and "Robin" not in (edited.text or "")
+
+
+async def test_resources_through_telegram(lite_bot: Bot) -> None:
+    fake = lite_bot.fake
+    fake.user_sends(GROUP, DANA, "/setup")
+    await lite_bot.reply_to(GROUP, "set up")
+    fake.user_sends(GROUP, SAM, "/resources food bank")
+    cards = await lite_bot.reply_to(GROUP, "")
+    assert "Feeding America" in (cards.text or "") or "food" in (cards.text or "").lower()
+    fake.user_sends(GROUP, SAM, "/resources")
+    topics = await lite_bot.reply_to(GROUP, "")
+    assert any(d.startswith("res:") for d in topics.button_data())
+
+
+async def test_a_429_storm_during_an_escalation_loses_nothing(fake: FakeTelegram,
+                                                             lite_bot: Bot) -> None:
+    fake.user_sends(GROUP, DANA, "/setup")
+    await lite_bot.reply_to(GROUP, "set up")
+    fake.user_starts_bot(DANA)
+    await fake.wait_for(lambda r: r.chat_id == DANA)
+    fake.fail_all_for(3, status=429, retry_after=1, methods=["sendMessage"])
+    fake.user_sends(GROUP, SAM, CRISIS)
+    alert = await fake.wait_for(lambda r: r.chat_id == DANA and "URGENT" in (r.text or ""),
+                                timeout=30)
+    assert "Member: Sam" in (alert.text or "")
+    assert fake.count_429 > 0
+    await lite_bot.app.settle()
+    alerts = [r for r in fake.sent if r.chat_id == DANA and "URGENT" in (r.text or "")]
+    assert len(alerts) == 1

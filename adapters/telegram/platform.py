@@ -398,6 +398,9 @@ class TelegramPlatform:
             self._answer_tasks.add(task)
             task.add_done_callback(self._answer_tasks.discard)
 
+    def _username(self) -> str:
+        return (self._me.username or "") if self._me is not None else ""
+
     def _context(self) -> TranslateContext:
         me = self._me
         assert me is not None
@@ -600,7 +603,7 @@ class TelegramPlatform:
         return Delivered(message=ref)
 
     async def _edit(self, action: EditMessage) -> Delivered:
-        markup = keyboard(action.buttons)
+        markup = keyboard(action.buttons, self._username())
         chat_id = self._chat_number(action.message.chat)
         message_id = int(action.message.id)
         try:
@@ -626,7 +629,7 @@ class TelegramPlatform:
         Parts already sent for this very action (before a rate limit or a timeout interrupted
         it) are not sent again when the delivery queue retries it.
         """
-        markup = keyboard(buttons)  # validated before anything is sent
+        markup = keyboard(buttons, self._username())  # validated before anything is sent
         units = _units(text, image)
         key = (id(action), label)
         if key not in self._progress and len(self._progress) >= _MAX_IN_PROGRESS:

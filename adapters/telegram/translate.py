@@ -456,7 +456,8 @@ class PayloadTooLong(ValueError):
     """A button payload exceeds Telegram's 64-byte callback data."""
 
 
-def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+def keyboard(buttons: Sequence[Sequence[Button]],
+             bot_username: str = "") -> InlineKeyboardMarkup | None:
     """An inline keyboard from rows of buttons; None when there are none.
 
     Raises:
@@ -469,8 +470,17 @@ def keyboard(buttons: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None
         for button in row:
             if not 1 <= len(button.payload.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES:
                 raise PayloadTooLong(f"button payload of {len(button.payload)} characters")
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label[:64] or "·", callback_data=b.payload)
-                                  for b in row] for row in rows])
+    return InlineKeyboardMarkup([[_button(b, bot_username) for b in row] for row in rows])
+
+
+def _button(button: Button, bot_username: str) -> InlineKeyboardButton:
+    label = button.label[:64] or "·"
+    if button.private_start and bot_username and re.fullmatch(r"[A-Za-z0-9_-]{1,64}",
+                                                               button.private_start):
+        # A deep link: the member lands in the private chat, where /start carries the payload.
+        return InlineKeyboardButton(label, url=f"https://t.me/{bot_username}?start="
+                                               f"{button.private_start}")
+    return InlineKeyboardButton(label, callback_data=button.payload)
 
 
 def target_kwargs(chat: ChatRef) -> dict[str, Any]:

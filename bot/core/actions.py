@@ -22,10 +22,16 @@ class Priority(IntEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Button:
-    """A button; `payload` comes back in ButtonPressed (at most 60 ASCII bytes)."""
+    """A button; `payload` comes back in ButtonPressed (at most 60 ASCII bytes).
+
+    `private_start`, when set, asks platforms that can open a private chat with the bot from a
+    button (Telegram deep links, `t.me/<bot>?start=...`) to do that instead, carrying this
+    value to `/start`; other platforms send `payload` as usual.
+    """
 
     label: str
     payload: str
+    private_start: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

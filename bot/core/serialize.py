@@ -34,7 +34,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, MessageRef):
         return {"$message": [_encode(value.chat), value.id, value.link]}
     if isinstance(value, Button):
-        return {"$button": [value.label, value.payload]}
+        return {"$button": [value.label, value.payload, value.private_start]}
     if isinstance(value, Image):
         return {"$image": [value.filename, base64.b64encode(value.content).decode()]}
     if isinstance(value, FormField):
@@ -60,8 +60,8 @@ def _decode(value: Any) -> Any:
         chat, ident, link = value["$message"]
         return MessageRef(_decode(chat), ident, link)
     if "$button" in value:
-        label, payload = value["$button"]
-        return Button(label=label, payload=payload)
+        label, payload, *rest = value["$button"]
+        return Button(label=label, payload=payload, private_start=rest[0] if rest else None)
     if "$image" in value:
         name, data = value["$image"]
         return Image(filename=name, content=base64.b64decode(data))

@@ -120,7 +120,8 @@ class OnboardingService:
         if not welcome:
             return []  # someone was welcomed less than a minute ago: that welcome serves all
         return [SendMessage(to=group.home_chat, text=texts.group_welcome(self._tr, group),
-                            buttons=texts.agree_buttons(self._tr, group.language, group.id))]
+                            buttons=texts.agree_buttons(self._tr, group.language, group.id,
+                                                        in_group=True))]
 
     # -- buttons -------------------------------------------------------------------------------
     async def on_button(self, ctx: ButtonContext) -> Sequence[Action]:

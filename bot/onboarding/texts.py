@@ -47,9 +47,14 @@ def rules_block(tr: Translator, lang: str, group: Group) -> str:
     return f"{welcome}\n\n{tr.tr(lang, 'The rules of this group:')}\n{rules}"
 
 
-def agree_buttons(tr: Translator, lang: str, group_id: int) -> Buttons:
-    """The Agree button of a welcome."""
-    return ((Button(label=tr.tr(lang, "I agree"), payload=f"onb:agree:{group_id}"),),)
+def agree_buttons(tr: Translator, lang: str, group_id: int, *, in_group: bool = False) -> Buttons:
+    """The Agree button of a welcome.
+
+    In a group, platforms with deep links open the private chat instead, where agreeing records
+    consent (SPEC "Onboarding"); elsewhere the press itself agrees.
+    """
+    return ((Button(label=tr.tr(lang, "I agree"), payload=f"onb:agree:{group_id}",
+                    private_start=f"onb-{group_id}" if in_group else None),),)
 
 
 def group_welcome(tr: Translator, group: Group) -> str:

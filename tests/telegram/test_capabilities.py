@@ -22,23 +22,35 @@ def data_of(record: object, label_start: str) -> str:
     raise AssertionError(f"no button {label_start!r}")
 
 
+async def agree_through_the_deep_link(bot: Bot, user: int) -> None:
+    """Press the welcome's I agree (a t.me deep link), then agree in the private chat."""
+    fake = bot.fake
+    welcome = await fake.wait_for(lambda r: r.chat_id == GROUP and any(
+        "start=onb-" in (b.get("url") or "") for b in r.buttons()), timeout=10)
+    url = next(b["url"] for b in welcome.buttons() if "start=onb-" in (b.get("url") or ""))
+    assert url.startswith("https://t.me/kindred_test_bot?start=onb-")
+    start = len(fake.sent)
+    fake.user_starts_bot(user, payload=url.split("start=")[1])
+    private = await fake.wait_for(lambda r: r.chat_id == user and any(
+        d.startswith("onb:agree") for d in r.button_data()), timeout=10, start=start)
+    agree = next(d for d in private.button_data() if d.startswith("onb:agree"))
+    fake.user_presses(user, private.message_id, user, agree)
+    await fake.wait_for(lambda r: r.chat_id == user and bool(r.button_data())
+                        and r.message_id != private.message_id, timeout=10, start=start)
+
+
 async def test_join_welcome_and_consent_in_private(lite_bot: Bot) -> None:
     fake = lite_bot.fake
     fake.user_sends(GROUP, DANA, "/setup")
     await lite_bot.reply_to(GROUP, "set up")
-    fake.user_starts_bot(SAM)
-    await fake.wait_for(lambda r: r.chat_id == SAM)
     fake.user_joins(GROUP, ROBIN)
     fake.user_joins(GROUP, SAM)  # within a minute: no second welcome
-    welcome = await lite_bot.reply_to(GROUP, "")
-    agree = data_of(welcome, "I agree")
-    fake.user_presses(GROUP, welcome.message_id, SAM, agree)
-    question = await fake.wait_for(lambda r: r.chat_id == SAM and "time zone" in (r.text or ""),
-                                   timeout=10)
+    await agree_through_the_deep_link(lite_bot, SAM)
     await lite_bot.app.settle()
-    welcomes = [r for r in fake.sent if r.chat_id == GROUP and r.reply_markup
-                and any(b.startswith("onb:agree") for b in r.button_data())]
+    welcomes = [r for r in fake.sent if r.chat_id == GROUP and any(
+        "start=onb-" in (b.get("url") or "") for b in r.buttons())]
     assert len(welcomes) == 1
+    question = await fake.wait_for(lambda r: r.chat_id == SAM and "time zone" in (r.text or ""))
     fake.user_presses(SAM, question.message_id, SAM, question.button_data()[0])
     language = await fake.wait_for(lambda r: r.chat_id == SAM and "language" in (r.text or "").lower(),
                                    timeout=10)
@@ -95,9 +107,7 @@ async def test_checkin_wave_with_button_presses(lite_bot: Bot) -> None:
     assert answers.status == 200
     # Robin joins and agrees; her press counts, and the prompt shows only how many checked in.
     fake.user_joins(GROUP, ROBIN)
-    welcome = await fake.wait_for(lambda r: r.chat_id == GROUP and any(
-        d.startswith("onb:agree") for d in r.button_data()), timeout=10)
-    fake.user_presses(GROUP, welcome.message_id, ROBIN, data_of(welcome, "I agree"))
+    await agree_through_the_deep_link(lite_bot, ROBIN)
     await lite_bot.app.settle()
     fake.user_presses(GROUP, prompt.message_id, ROBIN, moods[3])
     edited = await fake.wait_for(lambda r: r.method == "editMessageText" and r.chat_id == GROUP,

@@ -142,3 +142,26 @@ async def test_a_429_storm_during_an_escalation_loses_nothing(fake: FakeTelegram
     await lite_bot.app.settle()
     alerts = [r for r in fake.sent if r.chat_id == DANA and "URGENT" in (r.text or "")]
     assert len(alerts) == 1
+
+
+async def test_join_request_is_answered_in_private_and_approved_after_consent(
+        lite_bot: Bot) -> None:
+    fake = lite_bot.fake
+    fake.set_admins(GROUP, [DANA], bot_is_admin=True,
+                    bot_rights={"can_invite_users": True})
+    fake.user_sends(GROUP, DANA, "/setup")
+    await lite_bot.reply_to(GROUP, "set up")
+    fake.user_sends(GROUP, DANA, "/group hold on")
+    await lite_bot.reply_to(GROUP, "wait until they agree")
+    lee = 1010
+    fake.add_user(lee, "Lee", "lee_parent", "en")
+    start = len(fake.sent)
+    assert fake.join_request(GROUP, lee)
+    held = await fake.wait_for(lambda r: r.chat_id == lee and any(
+        d.startswith("onb:agree") for d in r.button_data()), timeout=10, start=start)
+    agree = next(d for d in held.button_data() if d.startswith("onb:agree"))
+    fake.user_presses(lee, held.message_id, lee, agree)
+    approved = await fake.wait_for_call(lambda c: c.method == "approveChatJoinRequest",
+                                        timeout=10)
+    assert approved.status == 200
+    assert fake.member_status(GROUP, lee) == "member"

@@ -3,6 +3,8 @@ and is onboarded by DM, a check-in wave with button presses, and /resources."""
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.discord.world import CAROL, GENERAL, GUILD, OWNER, start_kindred
 from tests.fakes.discord_api import FakeDiscord, SentMessage
 
@@ -69,5 +71,30 @@ async def test_resources_by_slash_command(fake: FakeDiscord, sqlite_url: str) ->
                                             {"query": "food bank"})
         cards = await fake.wait_for(lambda s: s.interaction_id == int(str(search["id"])))
         assert "food" in cards.text.lower() or "Feeding" in cards.text
+    finally:
+        await kindred.close()
+
+
+async def test_resource_add_opens_a_modal_and_its_submission_saves(fake: FakeDiscord,
+                                                                   sqlite_url: str) -> None:
+    kindred = await start_kindred(fake, sqlite_url)
+    try:
+        invoked = await fake.user_runs_slash(GUILD, GENERAL, OWNER, "setup")
+        await fake.wait_for(lambda s: s.interaction_id == int(str(invoked["id"])))
+        await fake.user_runs_slash(GUILD, GENERAL, OWNER, "resource add")
+        for _ in range(100):
+            if fake.modals:
+                break
+            await asyncio.sleep(0.05)
+        assert fake.modals and fake.modals[-1].type == 9
+        modal_id = str((fake.modals[-1].data or {}).get("custom_id"))
+        submitted = await fake.user_submits_modal(modal_id, {
+            "name": "Respite Night", "categories": "respite", "phone": "512-555-0123",
+            "url": "", "description": "Free evening childcare once a month."})
+        saved = await fake.wait_for(lambda s: s.interaction_id == int(str(submitted["id"])))
+        assert "Saved as #" in saved.text
+        listing = await fake.user_runs_slash(GUILD, GENERAL, OWNER, "resource list")
+        listed = await fake.wait_for(lambda s: s.interaction_id == int(str(listing["id"])))
+        assert "Respite Night" in listed.text
     finally:
         await kindred.close()

@@ -168,10 +168,14 @@ def build_application(
                      region=settings.default_region)
     groups = GroupService(store=uow, registry=dispatcher.commands,
                           check_visibility=check_visibility, lookup_admins=lookup_admins,
-                          defaults=defaults, translator=translator)
+                          defaults=defaults, translator=translator,
+                          forms_supported=lambda name: name in built
+                          and built[name].capabilities.forms)
     for spec in groups.commands():
         dispatcher.commands.register(spec)
     dispatcher.on(GroupMigrated, groups.follow_migration)
+    dispatcher.on_form("group_rules", groups.on_form)
+    dispatcher.on_form("group_welcome", groups.on_form)
 
     async def purge_processed_events() -> None:
         async with uow() as store:

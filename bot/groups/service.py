@@ -8,9 +8,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
 
-from bot.core.actions import Action, SendDirect, SendMessage
+from bot.core.actions import Action, FormField, SendDirect, SendMessage, ShowForm
 from bot.core.commands import CommandRegistry, CommandSpec, Param
-from bot.core.context import CommandContext, Situation
+from bot.core.context import CommandContext, FormContext, Situation
 from bot.core.events import GroupMigrated, InboundEvent, Mention
 from bot.core.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LANGUAGES, Translator
 from bot.core.identity import UserRef
@@ -41,7 +41,9 @@ class GroupService:
         lookup_admins: AdminLookup,
         defaults: Group,
         translator: Translator,
+        forms_supported: Callable[[str], bool] = lambda _platform: False,
     ) -> None:
+        self._forms_supported = forms_supported
         self._tr = translator
         self._store = store
         self._registry = registry
@@ -67,11 +69,11 @@ class GroupService:
                 subcommands=(
                     CommandSpec(name="rules", role=Role.FACILITATOR, where="group",
                                 usage=N_("/group rules TEXT"), summary="",
-                                params=(Param(name="text", kind="rest"),),
+                                params=(Param(name="text", kind="rest", optional=True),),
                                 handler=self.set_rules),
                     CommandSpec(name="welcome", role=Role.FACILITATOR, where="group",
                                 usage=N_("/group welcome TEXT"), summary="",
-                                params=(Param(name="text", kind="rest"),),
+                                params=(Param(name="text", kind="rest", optional=True),),
                                 handler=self.set_welcome),
                     CommandSpec(name="timezone", role=Role.FACILITATOR, where="group",
                                 usage=N_("/group timezone CITY-OR-ZONE (e.g. Madrid, "
@@ -276,25 +278,58 @@ class GroupService:
         ])
 
     async def _save(self, ctx: CommandContext, group: Group, what: str) -> None:
+        await self._save_as(ctx, group, what)
+
+    async def _save_as(self, situation: Situation, group: Group, what: str) -> None:
         async with self._store() as store:
             await store.groups.save(group)
-            await store.audit.record(at=ctx.now, actor=ctx.meta.sender, action=f"group.{what}",
-                                     subject=f"group:{group.id}", group_id=group.id)
+            await store.audit.record(at=situation.now, actor=situation.meta.sender,
+                                     action=f"group.{what}", subject=f"group:{group.id}",
+                                     group_id=group.id)
             await store.commit()
 
     async def set_rules(self, ctx: CommandContext) -> Sequence[Action]:
-        """`/group rules TEXT`."""
-        assert ctx.group is not None
-        text = ctx.args.text("text")[:MAX_RULES_CHARS]
-        await self._save(ctx, ctx.group.with_changes(rules=text), "rules")
-        return [ctx.answer(ctx.t("Saved the group's rules."))]
+        """`/group rules TEXT` (no text, where the platform has forms: a form to write them)."""
+        return await self._set_text(ctx, "rules")
 
     async def set_welcome(self, ctx: CommandContext) -> Sequence[Action]:
-        """`/group welcome TEXT`."""
+        """`/group welcome TEXT` (no text, where the platform has forms: a form to write it)."""
+        return await self._set_text(ctx, "welcome")
+
+    async def _set_text(self, ctx: CommandContext, what: str) -> Sequence[Action]:
         assert ctx.group is not None
         text = ctx.args.text("text")[:MAX_RULES_CHARS]
-        await self._save(ctx, ctx.group.with_changes(welcome=text), "welcome")
-        return [ctx.answer(ctx.t("Saved the welcome message new members will see."))]
+        if not text:
+            if ctx.event.interaction is not None and self._forms_supported(ctx.meta.chat.platform):
+                current = ctx.group.rules if what == "rules" else ctx.group.welcome
+                title = (ctx.t("The group's rules") if what == "rules"
+                         else ctx.t("The welcome new members see"))
+                return [ShowForm(to=ctx.meta.sender, chat=ctx.meta.chat, form=f"group_{what}",
+                                 title=title, interaction=ctx.event.interaction,
+                                 fields=(FormField(name="text", label=title, long=True,
+                                                   value=current[:MAX_RULES_CHARS]),))]
+            return [ctx.answer(ctx.t("Usage: {usage}", usage=ctx.t(ctx.spec.usage)))]
+        return [ctx.answer(await self._save_text(ctx, ctx.group, what, text))]
+
+    async def _save_text(self, situation: Situation, group: Group, what: str, text: str) -> str:
+        if what == "rules":
+            await self._save_as(situation, group.with_changes(rules=text), "rules")
+            return situation.t("Saved the group's rules.")
+        await self._save_as(situation, group.with_changes(welcome=text), "welcome")
+        return situation.t("Saved the welcome message new members will see.")
+
+    async def on_form(self, ctx: FormContext) -> Sequence[Action]:
+        """A submitted rules or welcome form (Discord modals)."""
+        what = ctx.event.form.removeprefix("group_")
+        text = dict(ctx.event.values).get("text", "").strip()[:MAX_RULES_CHARS]
+        if ctx.group is None or ctx.role < Role.FACILITATOR:
+            return [ctx.private(ctx.t("Sorry, only a group facilitator can change this."),
+                                interaction=ctx.event.interaction)]
+        if what not in ("rules", "welcome") or not text:
+            return [ctx.private(ctx.t("Nothing was saved: the text was empty."),
+                                interaction=ctx.event.interaction)]
+        return [ctx.private(await self._save_text(ctx, ctx.group, what, text),
+                            interaction=ctx.event.interaction)]
 
     async def set_timezone(self, ctx: CommandContext) -> Sequence[Action]:
         """`/group timezone ZONE` (an IANA name, a city or a country)."""

@@ -98,3 +98,26 @@ async def test_resource_add_opens_a_modal_and_its_submission_saves(fake: FakeDis
         assert "Respite Night" in listed.text
     finally:
         await kindred.close()
+
+
+async def test_group_welcome_is_written_in_a_modal(fake: FakeDiscord, sqlite_url: str) -> None:
+    kindred = await start_kindred(fake, sqlite_url)
+    try:
+        invoked = await fake.user_runs_slash(GUILD, GENERAL, OWNER, "setup")
+        await fake.wait_for(lambda s: s.interaction_id == int(str(invoked["id"])))
+        await fake.user_runs_slash(GUILD, GENERAL, OWNER, "group welcome")
+        for _ in range(100):
+            if fake.modals:
+                break
+            await asyncio.sleep(0.05)
+        assert fake.modals and (fake.modals[-1].data or {}).get("custom_id") == "group_welcome"
+        submitted = await fake.user_submits_modal("group_welcome", {
+            "text": "Welcome to Parents Together. Read along; share when you are ready."})
+        saved = await fake.wait_for(lambda s: s.interaction_id == int(str(submitted["id"])))
+        assert "Saved the welcome message" in saved.text and saved.ephemeral
+        await fake.member_joins(GUILD, CAROL, "carol")
+        welcome = await fake.wait_for(lambda s: s.channel_id == GENERAL
+                                      and "Parents Together. Read along" in s.text)
+        assert welcome.custom_ids()
+    finally:
+        await kindred.close()

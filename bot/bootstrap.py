@@ -7,7 +7,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import adapters
@@ -248,7 +248,7 @@ def build_application(
     if platforms is None:
         for name in settings.platforms:
             built[name] = adapters.build_platform(name, _adapter_config(
-                name, settings, console, settle, stopping, catalogue))
+                name, settings, console, settle, stopping, catalogue, uow))
             queue.add_platform(built[name])
 
     return Application(settings=settings, database=database, uow=uow, translator=translator,
@@ -262,7 +262,7 @@ def build_application(
 
 def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None,
                     settle: Callable[[], Awaitable[None]], stopping: asyncio.Event,
-                    catalogue: tuple[CommandInfo, ...]) -> Any:
+                    catalogue: tuple[CommandInfo, ...], uow: UnitOfWorkFactory) -> Any:
     if name == "console":
         config = console or ConsoleConfig()
         if config.settle is None:
@@ -275,7 +275,12 @@ def _adapter_config(name: str, settings: Settings, console: ConsoleConfig | None
                 "webhook_url": settings.telegram_webhook_url, "port": settings.port,
                 "webhook_secret": settings.telegram_webhook_secret, "commands": catalogue,
                 "default_language": settings.default_language}
-    return {"token": settings.discord_bot_token, "api_base_url": settings.discord_api_base_url,
+    async def last_discord_message() -> datetime | None:
+        async with uow() as store:
+            return await store.processed_events.last_handled_at("discord:msg:")
+
+    return {"catchup_since": last_discord_message,
+            "token": settings.discord_bot_token, "api_base_url": settings.discord_api_base_url,
             "gateway_url": settings.discord_gateway_url, "guild_id": settings.discord_guild_id,
             "facilitator_role": settings.discord_facilitator_role, "commands": catalogue,
             "default_language": settings.default_language}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -313,6 +313,16 @@ class SqlProcessedEventRepository:
         await self._session.execute(
             insert(ProcessedEventRow).values(rows).on_conflict_do_nothing(
                 index_elements=["event_id"]))
+
+    async def last_handled_at(self, prefix: str) -> datetime | None:
+        """When the newest handled event whose id starts with `prefix` was handled."""
+        rows = await self._session.execute(
+            select(func.max(col(ProcessedEventRow.processed_at))).where(
+                col(ProcessedEventRow.event_id).startswith(prefix)))
+        value = rows.scalar()
+        if value is None:
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     async def forget_before(self, cutoff: datetime) -> int:
         """Drop records older than `cutoff` (platforms redeliver for a day at most)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.core.commands import CommandInfo
@@ -27,7 +28,9 @@ class DiscordConfig:
     facilitator_role: str = "Facilitator"
     commands: tuple[CommandInfo, ...] = ()
     default_language: str = "en"
-    catchup_hours: float = 6.0  # how far back history is read at start (SPEC: crisis while down)
+    catchup_hours: float = 6.0  # history read at start when the last handled message is unknown
+    # The time of the last Discord message the core handled: catch-up reads history since then.
+    catchup_since: Callable[[], Awaitable[datetime | None]] | None = None
     hold_role: str = "Newcomer"  # removed from a member by ApproveJoin, when the server has it
     guild_ready_timeout: float = 2.0  # discord.py's wait for the last GUILD_CREATE after READY
     ready_timeout: float = 60.0  # start() returns after this even if the gateway is not ready
@@ -66,6 +69,8 @@ class DiscordConfig:
                      "alert_headroom_per_second"):
             if config.get(name) is not None:
                 values[name] = float(config[name])
+        if callable(config.get("catchup_since")):
+            values["catchup_since"] = config["catchup_since"]
         if config.get("hold_role"):
             values["hold_role"] = str(config["hold_role"])
         return cls(**values)

@@ -54,6 +54,7 @@ NOT_IN_SERVER = N_("Kindred is not in this Discord server any more: invite it ag
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 MAX_LISTED_CHANNELS = 10
 MAX_CLAIMED = 50_000
+MAX_CATCH_UP = timedelta(days=7)  # never read further back than this at start
 MAX_ATTACHMENT_BYTES = 1_000_000
 RATE_LIMIT_WAIT_S = 30.0  # discord.py sleeps through shorter 429s itself; longer ones come to us
 RECONNECT_OVERLAP = timedelta(minutes=5)
@@ -166,7 +167,7 @@ class DiscordPlatform:
         self._started = True
         if self._ready.is_set():
             await self._sync_commands()
-            self._begin_catch_up(self._catch_up_since())
+            self._begin_catch_up(await self._first_catch_up_since())
 
     async def stop(self) -> None:
         """Let events in flight finish (5 s at most), close the client, restore the URLs.
@@ -322,6 +323,22 @@ class DiscordPlatform:
         # Only a live client's drop counts; closing a client at start or stop does not.
         if client is self._client and self._started and self._disconnected_at is None:
             self._disconnected_at = datetime.now(UTC)
+
+    async def _first_catch_up_since(self) -> datetime:
+        """At start: since the last message the core handled (the core keeps that two days);
+        otherwise the configured window.
+        """
+        window = self._catch_up_since()
+        if self.config.catchup_since is None:
+            return window
+        try:
+            last = await self.config.catchup_since()
+        except Exception:
+            log.exception("could not read the last handled message; using the window")
+            return window
+        if last is None:
+            return window
+        return max(min(window, last - RECONNECT_OVERLAP), datetime.now(UTC) - MAX_CATCH_UP)
 
     def _catch_up_since(self) -> datetime:
         now = datetime.now(UTC)

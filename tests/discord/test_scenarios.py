@@ -306,3 +306,35 @@ async def test_a_private_staff_channel_in_the_server_receives_alerts(
         assert alert.custom_ids() == ["crisis:ack:1", "crisis:resolve:1", "crisis:false:1"]
     finally:
         await kindred.close()
+
+
+async def test_catch_up_reads_back_to_the_last_message_handled_beyond_the_window(
+        fake: FakeDiscord, sqlite_url: str) -> None:
+    from sqlalchemy import text
+
+    handled: list[object] = []
+    kindred = await start_kindred(fake, sqlite_url, log=handled)  # type: ignore[arg-type]
+    try:
+        await fake.user_says(GENERAL, ALICE, "good morning everyone")
+        for _ in range(100):
+            if any(isinstance(e, MessageReceived) for e in handled):
+                break
+            await asyncio.sleep(0.05)
+        await kindred.app.settle()
+        # The bot was down for ten hours: longer than the default six-hour window.
+        async with kindred.app.uow() as store:
+            await store.session.execute(text(
+                "update processed_events set processed_at = :at"),
+                {"at": (datetime.now(UTC) - timedelta(hours=10)).replace(tzinfo=None)})
+            await store.commit()
+    finally:
+        await kindred.close()
+    missed = fake.message_while_offline(GENERAL, ALICE, "posted nine hours ago",
+                                        at=datetime.now(UTC) - timedelta(hours=9))
+    kindred = await start_kindred(fake, sqlite_url, log=handled)  # type: ignore[arg-type]
+    try:
+        await kindred.platform.wait_caught_up()
+    finally:
+        await kindred.close()
+    late = [e for e in handled if isinstance(e, MessageReceived) and e.meta.late]
+    assert [e.meta.event_id for e in late] == [f"discord:msg:{missed['id']}"]

@@ -325,8 +325,9 @@ class DiscordPlatform:
             self._disconnected_at = datetime.now(UTC)
 
     async def _first_catch_up_since(self) -> datetime:
-        """At start: since the last message the core handled (the core keeps that two days);
-        otherwise the configured window.
+        """At start: since the last message the core handled (the core keeps two days of them).
+
+        Without one, the configured window; never further back than a week.
         """
         window = self._catch_up_since()
         if self.config.catchup_since is None:

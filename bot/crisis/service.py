@@ -640,51 +640,36 @@ class CrisisService:
 
     async def add_term(self, ctx: CommandContext) -> Sequence[Action]:
         """`/keywords add TERM`."""
-        assert ctx.group is not None and ctx.group.id is not None
         term = " ".join(ctx.args.text("term").lower().split())
         if not 2 <= len(term) <= MAX_TERM_CHARS:
             return [ctx.answer(ctx.t("A term must be 2 to 100 characters long."))]
-        async with self._store() as store:
-            added = await store.group_terms.add(ctx.group.id, term, by=ctx.meta.sender, at=ctx.now)
-            await store.audit.record(
-                at=ctx.now,
-                actor=ctx.meta.sender,
-                action="keywords.add",
-                subject=f"group:{ctx.group.id}",
-                group_id=ctx.group.id,
-            )
-            await store.commit()
-        self._terms.pop(ctx.group.id, None)
-        return [
-            ctx.answer(
-                ctx.t("Crisis screening in this group now also watches for “{term}”.", term=term)
-                if added
-                else ctx.t("“{term}” is already on this group's list.", term=term)
-            )
-        ]
+        added = await self._change_terms(ctx, "add", term)
+        return [ctx.answer(
+            ctx.t("Crisis screening in this group now also watches for “{term}”.", term=term)
+            if added else ctx.t("“{term}” is already on this group's list.", term=term))]
 
     async def remove_term(self, ctx: CommandContext) -> Sequence[Action]:
         """`/keywords remove TERM` (only group additions; the core lexicon cannot be silenced)."""
-        assert ctx.group is not None and ctx.group.id is not None
         term = " ".join(ctx.args.text("term").lower().split())
+        removed = await self._change_terms(ctx, "remove", term)
+        return [ctx.answer(
+            ctx.t("Removed “{term}” from this group's list.", term=term)
+            if removed else ctx.t("“{term}” was not on this group's list.", term=term))]
+
+    async def _change_terms(self, ctx: CommandContext, verb: str, term: str) -> bool:
+        """Add or remove one group term, audited; the group's compiled terms are rebuilt."""
+        assert ctx.group is not None and ctx.group.id is not None
         async with self._store() as store:
-            removed = await store.group_terms.remove(ctx.group.id, term)
-            await store.audit.record(
-                at=ctx.now,
-                actor=ctx.meta.sender,
-                action="keywords.remove",
-                subject=f"group:{ctx.group.id}",
-                group_id=ctx.group.id,
-            )
+            if verb == "add":
+                changed = await store.group_terms.add(ctx.group.id, term, by=ctx.meta.sender,
+                                                      at=ctx.now)
+            else:
+                changed = await store.group_terms.remove(ctx.group.id, term)
+            await store.audit.record(at=ctx.now, actor=ctx.meta.sender, action=f"keywords.{verb}",
+                                     subject=f"group:{ctx.group.id}", group_id=ctx.group.id)
             await store.commit()
         self._terms.pop(ctx.group.id, None)
-        return [
-            ctx.answer(
-                ctx.t("Removed “{term}” from this group's list.", term=term)
-                if removed
-                else ctx.t("“{term}” was not on this group's list.", term=term)
-            )
-        ]
+        return changed
 
     async def list_terms(self, ctx: CommandContext) -> Sequence[Action]:
         """`/keywords list`."""

@@ -25,7 +25,6 @@ from bot.core.events import (
     EventMeta,
     FormSubmitted,
     InboundEvent,
-    MemberJoined,
     MemberLeft,
     MessageReceived,
 )
@@ -351,4 +350,4 @@ def _with_group(situation: Situation, group: Group) -> Situation:
     )
 
 
-__all__ = ["Dispatcher", "MemberJoined", "Screen", "ScreenOutcome"]
+__all__ = ["Dispatcher", "Screen", "ScreenOutcome"]

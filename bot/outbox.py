@@ -58,11 +58,6 @@ class NewDelivery:
 class OutboxRepository(Protocol):
     """Deliveries in the database."""
 
-    async def add(self, delivery_key: str, *, payload: str, priority: int, now: datetime,
-                  escalation_id: int | None, recipient: str) -> bool:
-        """Store one; False when a delivery with this key exists already."""
-        ...
-
     async def add_many(self, deliveries: list[tuple[str, str, int, int | None, str]], *,
                        now: datetime) -> int:
         """Store several (key, payload, priority, escalation, recipient) at once; returns new."""

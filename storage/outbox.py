@@ -23,12 +23,6 @@ class SqlOutboxRepository:
         self._session = session
         self._cipher = cipher
 
-    async def add(self, delivery_key: str, *, payload: str, priority: int, now: datetime,
-                  escalation_id: int | None, recipient: str) -> bool:
-        """Store one; False when a delivery with this key exists already."""
-        return await self.add_many([(delivery_key, payload, priority, escalation_id, recipient)],
-                                   now=now) == 1
-
     async def add_many(self, deliveries: list[tuple[str, str, int, int | None, str]], *,
                        now: datetime) -> int:
         """Store several in one statement; keys that exist already are skipped. Returns new."""

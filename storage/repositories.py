@@ -289,19 +289,11 @@ class SqlProcessedEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def seen(self, event_id: str) -> bool:
-        """Whether this event was handled already."""
-        return bool(await self.seen_among([event_id]))
-
     async def seen_among(self, event_ids: list[str]) -> set[str]:
         """Which of these events were handled already (one query)."""
         rows = await self._session.execute(select(col(ProcessedEventRow.event_id)).where(
             col(ProcessedEventRow.event_id).in_(event_ids)))
         return {row[0] for row in rows.all()}
-
-    async def add(self, event_id: str, at: datetime) -> None:
-        """Record that this event was handled."""
-        await self.add_many([event_id], at)
 
     async def add_many(self, event_ids: list[str], at: datetime) -> None:
         """Record several handled events in one statement; ids already recorded are skipped."""

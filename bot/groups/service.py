@@ -277,10 +277,7 @@ class GroupService:
                         hold=situation.t("yes") if group.hold_new_members else situation.t("no")),
         ])
 
-    async def _save(self, ctx: CommandContext, group: Group, what: str) -> None:
-        await self._save_as(ctx, group, what)
-
-    async def _save_as(self, situation: Situation, group: Group, what: str) -> None:
+    async def _save(self, situation: Situation, group: Group, what: str) -> None:
         async with self._store() as store:
             await store.groups.save(group)
             await store.audit.record(at=situation.now, actor=situation.meta.sender,
@@ -313,9 +310,9 @@ class GroupService:
 
     async def _save_text(self, situation: Situation, group: Group, what: str, text: str) -> str:
         if what == "rules":
-            await self._save_as(situation, group.with_changes(rules=text), "rules")
+            await self._save(situation, group.with_changes(rules=text), "rules")
             return situation.t("Saved the group's rules.")
-        await self._save_as(situation, group.with_changes(welcome=text), "welcome")
+        await self._save(situation, group.with_changes(welcome=text), "welcome")
         return situation.t("Saved the welcome message new members will see.")
 
     async def on_form(self, ctx: FormContext) -> Sequence[Action]:

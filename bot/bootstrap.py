@@ -185,6 +185,7 @@ def build_application(
     scheduler.every(3600, purge_processed_events, name="purge-processed-events")
 
     outbox = OutboxPump(store=uow, queue=queue, clock=clock)
+    uow.handover = outbox.handover()  # alerts go to the sender at commit, not at the next claim
 
     async def measure_outbox() -> None:
         async with uow() as store:

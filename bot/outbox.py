@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.core.actions import Action, Delivered
+from bot.core.actions import Action, Delivered, Priority
 from bot.core.ports import Clock, DeliveryError
 from bot.core.serialize import action_from_json, action_to_json
 from bot.delivery import DeliveryQueue, DoneCallback
@@ -34,6 +34,10 @@ LEASE = timedelta(seconds=5)
 RENEW_EVERY_SECONDS = 1.5
 MAX_ATTEMPTS = 12
 POLL_SECONDS = 1.0
+CLAIM_LIMIT = 500
+# Bulk deliveries (check-in waves) are claimed only while fewer than this are in flight here,
+# so a wave is shared between processes and lease renewals stay small; urgent ones always are.
+MAX_BULK_IN_FLIGHT = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,21 @@ class PendingDelivery:
     id: int
     payload: str = ""
     attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DirectHandover:
+    """How storage hands urgent new deliveries to this process's sender right after commit.
+
+    They are inserted already leased to `owner`, so no other process (and no claim of this one)
+    takes them, and `adopt` queues them once the transaction is durable: an alert needs no
+    second transaction to be claimed. If the process dies first, the lease runs out as usual.
+    """
+
+    owner: str
+    lease: timedelta
+    below_priority: int
+    adopt: Callable[[list[PendingDelivery]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +82,13 @@ class OutboxRepository(Protocol):
         """Store several (key, payload, priority, escalation, recipient) at once; returns new."""
         ...
 
-    async def claim(self, *, now: datetime, owner: str, lease_until: datetime,
-                    limit: int) -> list[PendingDelivery]:
-        """Lease up to `limit` due deliveries, most urgent first."""
+    async def claim(self, *, now: datetime, owner: str, lease_until: datetime, limit: int,
+                    below_priority: int | None = None) -> list[PendingDelivery]:
+        """Lease up to `limit` due deliveries, most urgent first; only below `below_priority`."""
         ...
 
-    async def mark_sent(self, delivery_id: int, *, at: datetime, message_key: str | None) -> None:
-        """Record that it went out."""
+    async def mark_sent(self, sent: list[tuple[int, str | None]], *, at: datetime) -> None:
+        """Record that these (delivery id, sent message key) went out."""
         ...
 
     async def renew(self, delivery_ids: list[int], *, owner: str, lease_until: datetime) -> None:
@@ -123,13 +142,22 @@ class OutboxPump:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
         self._claiming = asyncio.Lock()  # one claim at a time, so in-flight is always complete
-        self._outcomes: list[tuple[PendingDelivery, Delivered | None, BaseException | None,
-                                   asyncio.Future[None]]] = []
+        self._outcomes: list[tuple[PendingDelivery, Delivered | None, BaseException | None]] = []
         self._recorder: asyncio.Task[None] | None = None
 
     def poke(self) -> None:
         """Something was committed: look now rather than at the next poll."""
         self._wake.set()
+
+    def handover(self) -> DirectHandover:
+        """The handover storage uses for urgent deliveries (everything above bulk)."""
+        return DirectHandover(owner=self.owner, lease=LEASE, below_priority=int(Priority.BULK),
+                              adopt=self.adopt)
+
+    def adopt(self, deliveries: list[PendingDelivery]) -> None:
+        """Queue deliveries just committed already leased to this process."""
+        for pending in deliveries:
+            self._queue_claimed(pending)
 
     def start(self) -> None:
         """Start pumping inside the running loop."""
@@ -187,47 +215,53 @@ class OutboxPump:
         while loop.time() < deadline:
             claimed = await self.pump_once()
             await self._queue.wait_idle(timeout=max(0.1, deadline - loop.time()))
+            if self._recorder is not None:
+                await asyncio.gather(self._recorder, return_exceptions=True)
             if claimed == 0 and not self._in_flight:
                 return
 
-    async def pump_once(self, limit: int = 100) -> int:
+    async def pump_once(self, limit: int = CLAIM_LIMIT) -> int:
         """Claim what is due and queue it; returns how many were claimed."""
         async with self._claiming:
             return await self._claim_and_queue(limit)
 
     async def _claim_and_queue(self, limit: int) -> int:
         now = self._clock.now()
+        room = MAX_BULK_IN_FLIGHT - len(self._in_flight)
         async with self._store() as store:
-            claimed = await store.outbox.claim(now=now, owner=self.owner,
-                                               lease_until=now + LEASE, limit=limit)
+            claimed = await store.outbox.claim(
+                now=now, owner=self.owner, lease_until=now + LEASE, limit=limit,
+                below_priority=None if room > 0 else int(Priority.BULK))
             await store.commit()
         for pending in claimed:
-            if pending.id in self._in_flight:
-                continue
-            try:
-                action = action_from_json(pending.payload)
-            except Exception:
-                log.exception("undecodable delivery", extra={"delivery_id": pending.id})
-                await self._finish(pending, None, DeliveryError("undecodable"))
-                continue
-            self._in_flight.add(pending.id)
-            self._queue.put(action, on_done=self._done_callback(pending), durable=True)
+            self._queue_claimed(pending)
         return len(claimed)
+
+    def _queue_claimed(self, pending: PendingDelivery) -> None:
+        if pending.id in self._in_flight:
+            return
+        self._in_flight.add(pending.id)
+        try:
+            action = action_from_json(pending.payload)
+        except Exception:
+            log.exception("undecodable delivery", extra={"delivery_id": pending.id})
+            self._finish_later(pending, None, DeliveryError("undecodable"))
+            return
+        self._queue.put(action, on_done=self._done_callback(pending), durable=True)
 
     def _done_callback(self, pending: PendingDelivery) -> DoneCallback:
         async def callback(delivered: Delivered | None, error: BaseException | None) -> None:
-            await self._finish(pending, delivered, error)
+            self._finish_later(pending, delivered, error)
         return callback
 
-    async def _finish(self, pending: PendingDelivery, delivered: Delivered | None,
+    def _finish_later(self, pending: PendingDelivery, delivered: Delivered | None,
                       error: BaseException | None) -> None:
-        # Outcomes are recorded in batches (one transaction for all that end together); the
-        # delivery stays in flight, its lease renewed, until its outcome is durable.
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((pending, delivered, error, future))
+        # Outcomes are recorded in batches (one transaction for all that end together), and the
+        # sender does not wait for them: the delivery stays in flight, its lease renewed, until
+        # its outcome is durable.
+        self._outcomes.append((pending, delivered, error))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_outcomes(), name="outbox-outcomes")
-        await future
 
     async def _record_outcomes(self) -> None:
         while self._outcomes:
@@ -236,29 +270,24 @@ class OutboxPump:
             now = self._clock.now()
             try:
                 async with self._store() as store:
-                    for pending, delivered, error, _ in batch:
-                        await self._record(store, pending, delivered, error, now)
+                    sent: list[tuple[int, str | None]] = []
+                    for pending, delivered, error in batch:
+                        if error is None:
+                            message = delivered.message if delivered else None
+                            sent.append((pending.id, f"{message.chat.key}:{message.id}"
+                                         if message else None))
+                        else:
+                            await self._record_failure(store, pending, error, now)
+                    await store.outbox.mark_sent(sent, at=now)
                     await store.commit()
-            except Exception as problem:
+            except Exception:
                 log.exception("could not record delivery outcomes; their leases run out")
-                for pending, _, _, future in batch:
-                    self._in_flight.discard(pending.id)
-                    if not future.done():
-                        future.set_exception(problem)
-                continue
-            for pending, _, _, future in batch:
+            for pending, _, _ in batch:
                 self._in_flight.discard(pending.id)
-                if not future.done():
-                    future.set_result(None)
 
     @staticmethod
-    async def _record(store: OutboxStore, pending: PendingDelivery, delivered: Delivered | None,
-                      error: BaseException | None, now: datetime) -> None:
-        if error is None:
-            message = delivered.message if delivered else None
-            key = f"{message.chat.key}:{message.id}" if message else None
-            await store.outbox.mark_sent(pending.id, at=now, message_key=key)
-            return
+    async def _record_failure(store: OutboxStore, pending: PendingDelivery,
+                              error: BaseException, now: datetime) -> None:
         attempts = pending.attempts + 1
         dead = isinstance(error, DeliveryError) or attempts >= MAX_ATTEMPTS
         backoff = min(300.0, 2.0 ** attempts) * (0.5 + random.random() / 2)

@@ -25,6 +25,7 @@ from storage.tables import (
     GroupRow,
     PersonRow,
     PrivatePromptRow,
+    table_of,
 )
 
 
@@ -84,13 +85,15 @@ class SqlCheckinRepository:
             return {}
         insert = (pg_insert if self._session.get_bind().dialect.name == "postgresql"
                   else sqlite_insert)
-        statement = (insert(CheckinPromptRow)
-                     .values([{"group_id": g, "local_date": d, "kind": kind, "scheduled_for": s,
-                               "claimed_at": at} for g, d, s in claims])
+        table = table_of(CheckinPromptRow)
+        # executemany: one cached statement, batched by SQLAlchemy's "insertmanyvalues".
+        statement = (insert(table)
                      .on_conflict_do_nothing(index_elements=["group_id", "local_date"])
-                     .returning(col(CheckinPromptRow.id), col(CheckinPromptRow.group_id),
-                                col(CheckinPromptRow.local_date)))
-        rows = (await self._session.execute(statement)).all()
+                     .returning(table.c.id, table.c.group_id, table.c.local_date))
+        connection = await self._session.connection()
+        rows = (await connection.execute(statement, [
+            {"group_id": g, "local_date": d, "kind": kind, "scheduled_for": s, "claimed_at": at}
+            for g, d, s in claims])).all()
         return {(int(group_id), str(day)): int(prompt_id) for prompt_id, group_id, day in rows
                 if prompt_id is not None}
 

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.outbox import DirectHandover
 from storage.checkins import SqlCheckinRepository
 from storage.crisis import SqlConcernRepository, SqlEscalationRepository, SqlGroupTermRepository
 from storage.db import Database
@@ -41,8 +42,9 @@ class SqlUnitOfWork:
     checkins: SqlCheckinRepository
     personal_data: SqlPersonalData
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, handover: DirectHandover | None = None) -> None:
         self._database = database
+        self._handover = handover
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> SqlUnitOfWork:
@@ -58,7 +60,7 @@ class SqlUnitOfWork:
         self.escalations = SqlEscalationRepository(session, cipher)
         self.group_terms = SqlGroupTermRepository(session)
         self.concerns = SqlConcernRepository(session)
-        self.outbox = SqlOutboxRepository(session, cipher)
+        self.outbox = SqlOutboxRepository(session, cipher, self._handover)
         self.resources = SqlResourceRepository(session)
         self.onboarding = SqlOnboardingRepository(session)
         self.checkins = SqlCheckinRepository(session, cipher)
@@ -83,8 +85,11 @@ class SqlUnitOfWork:
         return self._session
 
     async def commit(self) -> None:
-        """Make the changes durable."""
+        """Make the changes durable, then hand urgent new deliveries straight to the sender."""
         await self.session.commit()
+        leased, self.outbox.leased = self.outbox.leased, []
+        if leased and self._handover is not None:
+            self._handover.adopt(leased)
 
 
 class UnitOfWorkFactory:
@@ -92,7 +97,9 @@ class UnitOfWorkFactory:
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        # Set by the composition root once the outbox pump exists (see bot.outbox.DirectHandover).
+        self.handover: DirectHandover | None = None
 
     def __call__(self) -> SqlUnitOfWork:
         """A fresh unit of work."""
-        return SqlUnitOfWork(self.database)
+        return SqlUnitOfWork(self.database, self.handover)

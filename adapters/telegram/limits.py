@@ -3,8 +3,15 @@
 Telegram allows about 30 messages a second overall, 20 a minute in one group and about one a
 second in one private chat (short bursts are tolerated there). Groups are counted in a sliding
 60-second window, as Telegram does: a refilling bucket would let 40 through in the first minute.
-A share of the overall budget is kept for alerts and safety replies, so a check-in wave can
-never hold one up.
+Alerts and safety replies go first: while one waits for the overall budget, nothing else takes
+a slot, so a check-in wave can never hold one up for more than the next free slot. Everything
+else is also paced evenly.
+
+Telegram counts a call when it arrives, which is some time after we decide to send it: calls
+spaced evenly here can arrive bunched (a busy loop, a slow connection). So a call holds its
+place in the overall one-second window from the moment it is reserved until one second after
+its answer came back (`done`); whatever the delays, no second at Telegram can then see more
+calls than the budget, because every call it saw was still held here when the last was sent.
 """
 
 from __future__ import annotations
@@ -15,11 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 GLOBAL_PER_SECOND = 30
-RESERVED_FOR_URGENT = 5  # of the global budget, only alerts and safety replies may use these
 GROUP_PER_MINUTE = 20
 PRIVATE_PER_SECOND = 1.0
 PRIVATE_BURST = 3.0
+PACED_PER_SECOND = 30.0
+PACED_BURST = 1.5  # under 2: never two at once, yet a late send does not lose its slot
 _IDLE_FORGET_S = 120.0
+_IN_FLIGHT_RECHECK_S = 0.02
+_URGENT_HOLD_S = 0.25  # how long a waiting alert keeps the next slot from others
 
 
 @dataclass(slots=True)
@@ -63,17 +73,22 @@ class FloodLimits:
     """Per-chat and overall send budgets; `reserve` takes slots or says how long to wait."""
 
     def __init__(self, *, global_per_second: int = GLOBAL_PER_SECOND,
-                 reserved_for_urgent: int = RESERVED_FOR_URGENT,
                  group_per_minute: int = GROUP_PER_MINUTE,
                  private_per_second: float = PRIVATE_PER_SECOND,
                  private_burst: float = PRIVATE_BURST,
+                 paced_per_second: float = PACED_PER_SECOND,
+                 paced_burst: float = PACED_BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._global = _Window(1.0)
+        self._global = _Window(1.0)  # calls answered within the last second
+        self._in_flight = 0  # calls reserved and not yet answered
         self._global_capacity = global_per_second
-        self._reserved = min(reserved_for_urgent, global_per_second - 1)
         self._group_capacity = group_per_minute
         self._private_rate = private_per_second
         self._private_burst = private_burst
+        self._paced_rate = min(paced_per_second, float(global_per_second))
+        self._urgent_waiting_until = 0.0
+        self._paced_burst = paced_burst
+        self._paced = _Bucket(paced_burst, clock())
         self._groups: dict[int, _Window] = {}
         self._private: dict[int, _Bucket] = {}
         self._penalties: dict[int | None, float] = {}
@@ -88,19 +103,26 @@ class FloodLimits:
             chat_id: The target chat, or None for calls that only count overall.
             private: Whether the chat is a private chat (a user id).
             count: How many API calls the action will make.
-            urgent: Alerts and safety replies may use the share kept for them.
+            urgent: Alerts and safety replies: never paced, and first to the next free slot.
 
         Returns:
             0 when the slots were taken; otherwise the seconds to wait, having taken nothing.
         """
         now = self._clock()
         self._cleanup(now)
-        # A long text split into many parts must still fit a budget at some point.
-        count = max(1, min(count, self._group_capacity, int(self._private_burst),
-                           self._global_capacity - self._reserved))
-        wait = max(self._penalty(None, now), self._penalty(chat_id, now) if chat_id else 0.0)
-        capacity = self._global_capacity if urgent else self._global_capacity - self._reserved
-        wait = max(wait, self._global.wait(now, capacity, count))
+        count = self._clamp(count)
+        overall = max(self._penalty(None, now), self._global_wait(now, self._global_capacity, count))
+        wait = max(overall, self._penalty(chat_id, now) if chat_id else 0.0)
+        if urgent:
+            if overall > 0:
+                self._urgent_waiting_until = now + _URGENT_HOLD_S
+        else:
+            if self._urgent_waiting_until > now:
+                wait = max(wait, _IN_FLIGHT_RECHECK_S)
+            # Tokens may go below zero (a long text's parts): the debt delays the next send.
+            self._paced.refill(now, self._paced_rate, self._paced_burst)
+            if self._paced.tokens < 1:
+                wait = max(wait, (1 - self._paced.tokens) / self._paced_rate)
         if chat_id is not None:
             if private:
                 bucket = self._private.get(chat_id)
@@ -114,13 +136,37 @@ class FloodLimits:
                 wait = max(wait, window.wait(now, self._group_capacity, count))
         if wait > 0:
             return wait
-        self._global.take(now, count)
+        self._in_flight += count
+        if urgent:
+            self._urgent_waiting_until = 0.0
+        else:
+            self._paced.tokens -= count
         if chat_id is not None:
             if private:
                 self._private[chat_id].tokens -= count
             else:
                 self._groups[chat_id].take(now, count)
         return 0.0
+
+    def done(self, count: int = 1) -> None:
+        """The calls of one reserved action were answered (or failed): their second starts now."""
+        count = self._clamp(count)
+        self._in_flight = max(0, self._in_flight - count)
+        self._global.take(self._clock(), count)
+
+    def _clamp(self, count: int) -> int:
+        # A long text split into many parts must still fit a budget at some point.
+        return max(1, min(count, self._group_capacity, int(self._private_burst),
+                          self._global_capacity))
+
+    def _global_wait(self, now: float, capacity: int, count: int) -> float:
+        self._global.prune(now)
+        excess = len(self._global.times) + self._in_flight + count - capacity
+        if excess <= 0:
+            return 0.0
+        if excess > len(self._global.times):
+            return _IN_FLIGHT_RECHECK_S  # only answers still to come can make room
+        return self._global.times[excess - 1] + self._global.span - now
 
     def penalise(self, chat_id: int | None, seconds: float) -> None:
         """Telegram answered 429: hold every send to `chat_id` (None: all) for `seconds`."""

@@ -129,6 +129,12 @@ class TelegramConfig:
     callback_grace: float = 4.0
     max_concurrent_chats: int = 8
     connect_attempts: int = 4
+    # Seconds PTB waits on one Bot API call before raising TimedOut (perform maps it to
+    # TransientError, so the delivery queue retries). getUpdates adds `poll_timeout` to `read`.
+    read_timeout: float = 15.0
+    write_timeout: float = 20.0
+    connect_timeout: float = 10.0
+    pool_timeout: float = 10.0
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> TelegramConfig:
@@ -157,10 +163,14 @@ class TelegramPlatform:
         self.bot = Bot(
             config.token, base_url=base_url,
             base_file_url=file_url or "https://api.telegram.org/file/bot",
-            request=HTTPXRequest(connection_pool_size=32, read_timeout=15.0, write_timeout=20.0,
-                                 connect_timeout=10.0, pool_timeout=10.0),
-            get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=15.0,
-                                             connect_timeout=10.0, pool_timeout=10.0),
+            request=HTTPXRequest(connection_pool_size=32, read_timeout=config.read_timeout,
+                                 write_timeout=config.write_timeout,
+                                 connect_timeout=config.connect_timeout,
+                                 pool_timeout=config.pool_timeout),
+            get_updates_request=HTTPXRequest(connection_pool_size=1,
+                                             read_timeout=config.read_timeout,
+                                             connect_timeout=config.connect_timeout,
+                                             pool_timeout=config.pool_timeout),
         )
         self.users = UserDirectory()
         self.admins = AdminCache(self.bot, lambda: self.bot.id, ttl=config.admin_cache_seconds)
@@ -490,6 +500,11 @@ class TelegramPlatform:
     # -- rate limits --------------------------------------------------------------------------
     def reserve(self, action: Action) -> float:
         """Take send slots for `action` under Telegram's limits; 0, or the seconds to wait."""
+        chat, private, count, urgent = self._budget(action)
+        return self.limits.reserve(chat, private=private, count=count, urgent=urgent)
+
+    def _budget(self, action: Action) -> tuple[int | None, bool, int, bool]:
+        """The chat, whether private, the API calls and the urgency that `action` costs."""
         urgent = action.priority <= Priority.SAFETY_REPLY
         chat: int | None = None
         private = False
@@ -507,7 +522,7 @@ class TelegramPlatform:
         elif isinstance(action, EditMessage):
             chat = self._chat_number(action.message.chat)
             private = action.message.chat.kind == "direct"
-        return self.limits.reserve(chat, private=private, count=count, urgent=urgent)
+        return chat, private, count, urgent
 
     def _chat_number(self, chat: ChatRef) -> int:
         number = chat_id_of(chat.id)
@@ -516,6 +531,7 @@ class TelegramPlatform:
     # -- sending ------------------------------------------------------------------------------
     async def perform(self, action: Action) -> Delivered:
         """Deliver one action; Telegram's failures become RateLimited/TransientError/DeliveryError."""
+        count = self._budget(action)[2]  # before _perform: it may record a migration
         try:
             delivered = await self._perform(action)
         except PayloadTooLong as too_long:
@@ -534,6 +550,8 @@ class TelegramPlatform:
             raise TransientError(f"{type(failure).__name__}") from failure
         except TelegramError as failure:
             raise TransientError(f"{type(failure).__name__}") from failure
+        finally:
+            self.limits.done(count)
         self._forget(action)
         return delivered
 

@@ -4,6 +4,9 @@ A capability adds its tables in a module of its own in this folder, imports it b
 generates a migration with `kindred db revision -m "what changed"`.
 """
 
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
 from storage.tables.checkins import CheckinPromptRow, CheckinReportRow, CheckinRow, PrivatePromptRow
 from storage.tables.core import (
     AlertSubscriptionRow,
@@ -17,6 +20,14 @@ from storage.tables.core import (
 from storage.tables.crisis import ConcernRow, EscalationMessageRow, EscalationRow, GroupTermRow
 from storage.tables.onboarding import ConsentRow, OnboardingStepRow, WelcomeWindowRow
 from storage.tables.resources import ResourceDirectoryRow, ResourceRow
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for executemany statements that skip the ORM."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
 
 __all__ = [
     "AlertSubscriptionRow",
@@ -39,4 +50,5 @@ __all__ = [
     "ResourceDirectoryRow",
     "ResourceRow",
     "WelcomeWindowRow",
+    "table_of",
 ]

@@ -62,3 +62,25 @@ async def test_any_text_through_the_message_path_never_crashes(console_bot: Cons
     out = await console_bot.say(f"sam: x {first}")
     assert "something went wrong" not in out
     assert "could not be handled" not in out
+
+
+async def test_urgent_deliveries_go_to_the_sender_at_commit_and_bulk_ones_are_claimed(
+        console_bot: ConsoleBot) -> None:
+    await staffed_group(console_bot)
+    await console_bot.say("dana: /checkins at 19:00")
+    out = await console_bot.say(f"sam: {CRISIS}")
+    assert out.count("🚨 URGENT") == 2
+    console_bot.clock.current = console_bot.clock.current.replace(hour=19, minute=0)
+    await console_bot.app.checkins.prompt_sweep()
+    await console_bot.app.settle()
+    async with console_bot.app.uow() as store:
+        rows = (await store.session.execute(text(
+            "select dedupe_key, status, lease_owner from deliveries"))).all()
+    alerts = [(status, owner) for key, status, owner in rows if key.startswith("esc:")]
+    prompts = [(status, owner) for key, status, owner in rows if key.startswith("ci:prompt:")]
+    # Inserted already leased to this process, and sent without a claim of their own.
+    assert len(alerts) == 3 and all(status == "sent" and owner.endswith(":new")
+                                    for status, owner in alerts)
+    # A check-in wave is left to be claimed, so several processes share it.
+    assert len(prompts) == 1 and all(status == "sent" and not owner.endswith(":new")
+                                     for status, owner in prompts)

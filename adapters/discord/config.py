@@ -39,6 +39,10 @@ class DiscordConfig:
     finish_after: float = 1.5  # an unanswered "thinking…" is removed this long after handling
     max_sends_per_second: float = 40.0  # our own global cap; alerts may use a little more
     alert_headroom_per_second: float = 8.0
+    # One action, end to end, including discord.py's own waits (429s up to 30 s, 5xx retries):
+    # past this it fails as TransientError and the delivery queue retries it. Without it a
+    # request Discord never answers would hold a sender for aiohttp's default five minutes.
+    send_timeout: float = 60.0
 
     def __repr__(self) -> str:
         # The token must never reach a log line.
@@ -66,7 +70,7 @@ class DiscordConfig:
         }
         for name in ("catchup_hours", "guild_ready_timeout", "ready_timeout", "defer_after",
                      "settle_after", "finish_after", "max_sends_per_second",
-                     "alert_headroom_per_second"):
+                     "alert_headroom_per_second", "send_timeout"):
             if config.get(name) is not None:
                 values[name] = float(config[name])
         if callable(config.get("catchup_since")):

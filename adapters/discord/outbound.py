@@ -2,7 +2,11 @@
 
 Guarantees:
     * Every failure leaves as RateLimited, TransientError or DeliveryError (never swallowed), so
-      the delivery queue retries or gives up knowingly.
+      the delivery queue retries or gives up knowingly; an action Discord does not answer
+      within `send_timeout` seconds (a timeout, a hung connection) is a TransientError. A
+      message Discord posted but whose answer was lost is retried, so it may show twice, once
+      more per lost answer (no `nonce` with `enforce_nonce` is sent, which would let Discord
+      return the first copy instead).
     * Text is Markdown-escaped and split at 2,000 characters; buttons and images ride on the
       last part, a reply reference on the first.
     * Nothing is sent with a working mention except the one person a public fallback is for.
@@ -67,7 +71,10 @@ class Outbound:
         if client is None or client.is_closed():
             raise TransientError("Discord is not connected")
         try:
-            return await self._perform(client, action)
+            # discord.py's HTTP session waits up to five minutes for an answer; a request
+            # Discord never answers must fail sooner, so the queue retries it with backoff.
+            async with asyncio.timeout(self._config.send_timeout):
+                return await self._perform(client, action)
         except (RateLimited, TransientError, DeliveryError):
             raise
         except discord.RateLimited as limited:

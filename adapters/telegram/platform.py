@@ -6,8 +6,11 @@ Guarantees:
       update is not confirmed and is handled again after a short backoff.
     * Updates of one chat reach the inbox in Telegram's order; chats proceed independently.
     * `perform` raises RateLimited, TransientError or DeliveryError instead of swallowing a
-      failure; a text split into several messages is never sent twice when a later part has
-      to be retried.
+      failure (a timeout or a dropped connection is a TransientError); a text split into
+      several messages is never sent twice when a later part has to be retried.
+    * A send Telegram took but whose answer was lost (a timeout, a connection dropped after
+      processing) cannot be told from one it never got: it is retried, so the chat may show
+      it twice, once more per lost answer (Telegram has no idempotency key).
 """
 
 from __future__ import annotations

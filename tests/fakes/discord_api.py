@@ -3,7 +3,9 @@
 The fake keeps a small world (users, guilds, roles, members, channels, threads, DMs, message
 history, application commands), speaks the gateway protocol (HELLO, IDENTIFY/READY, GUILD_CREATE,
 RESUME, heartbeats, member chunking, close codes 4004/4014) and the REST routes discord.py uses,
-with Discord's payload shapes, permission checks, validation errors, rate limits and faults.
+with Discord's payload shapes, permission checks, validation errors, rate limits and faults
+(error statuses, slow or never-answered requests, dropped REST and gateway connections, an
+unreachable API).
 Tests drive users through async helpers (``user_says``, ``user_runs_slash``, ``user_clicks``...)
 and assert on what the bot did through the recorded ``sent``, ``edits``, ``interaction_responses``
 and ``requests`` lists, or wait for them with ``wait_for``.
@@ -35,6 +37,7 @@ API_PREFIX = "/api/v10"
 GATEWAY_PATH = "/gateway"
 CDN_PREFIX = "/attachments"
 DISCORD_EPOCH_MS = 1420070400000
+_ABANDON_POLL_S = 0.01  # how often a held request looks whether its client gave up
 
 
 class Intents:
@@ -298,7 +301,9 @@ class RestCall:
     path: str
     query: dict[str, str]
     json: Any
-    status: int = 0
+    status: int = 0  # stays 0 when the request was never processed (dropped, or given up on)
+    answer_lost: bool = False
+    """The request was processed (``status``) but its answer never reached the client."""
 
 
 @dataclass
@@ -328,6 +333,7 @@ class _Conn:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     session: _Session | None = None
     closed_by_server: bool = False
+    transport: asyncio.Transport | None = None
 
 
 @dataclass(eq=False)
@@ -365,6 +371,27 @@ class _Fault:
     global_: bool = False
     code: int = 0
     message: str | None = None
+
+
+@dataclass
+class _NetFault:
+    """A network fault for REST requests whose ``"METHOD /path"`` contains ``substring``."""
+
+    kind: str  # "delay" | "drop" | "hold"
+    substring: str
+    remaining: int | None  # None: every matching request until ``until``
+    until: float = math.inf
+    seconds: float = 0.0
+    after_processing: bool = False
+    process_abandoned: bool = True
+
+
+@dataclass
+class _Held:
+    """A request kept unanswered until ``release_held`` (True: answer it) or the client gives up."""
+
+    key: str
+    released: asyncio.Future[bool]
 
 
 @dataclass
@@ -478,6 +505,9 @@ class FakeDiscord:
         self.rate_limited_count = 0
         self.faults_served = 0
         self._faults: list[_Fault] = []
+        self._net_faults: list[_NetFault] = []
+        self._held: list[_Held] = []
+        self._offline = False
         self._rate_rules: list[_RateRule] = []
 
         self.add_user(bot_id, bot_name, bot=True)
@@ -501,6 +531,7 @@ class FakeDiscord:
 
     async def stop(self) -> None:
         """Close every gateway connection (1001) and stop the server."""
+        self.release_held()
         for conn in list(self._conns):
             conn.closed_by_server = True
             with contextlib.suppress(Exception):
@@ -1617,6 +1648,202 @@ class FakeDiscord:
         """
         self._faults.append(_Fault(route_substring, count, status, code=code, message=message))
 
+    def delay_next(
+        self, route_substring: str, seconds: float, count: int = 1, *, process_abandoned: bool = True
+    ) -> None:
+        """Answer the next ``count`` matching requests only after ``seconds``.
+
+        A client that gives up first (its timeout) closes the connection. With
+        ``process_abandoned`` (the default) the request still takes effect at that moment
+        (Discord got it, only the answer is lost: a retry sends a duplicate, and ``requests``
+        shows ``answer_lost``); without it the request is discarded (``status`` stays 0).
+        """
+        self._net_faults.append(
+            _NetFault("delay", route_substring, count, seconds=seconds, process_abandoned=process_abandoned)
+        )
+
+    def delay_all_for(
+        self, seconds: float, delay: float, route_substring: str = "", *, process_abandoned: bool = True
+    ) -> None:
+        """A slow spell: for ``seconds`` every matching request is answered after ``delay``.
+
+        As :meth:`delay_next` for clients that give up; :meth:`clear_faults` ends it early.
+        """
+        self._net_faults.append(
+            _NetFault(
+                "delay",
+                route_substring,
+                None,
+                until=time.monotonic() + seconds,
+                seconds=delay,
+                process_abandoned=process_abandoned,
+            )
+        )
+
+    def drop_next(self, route_substring: str, count: int = 1, *, after_processing: bool = False) -> None:
+        """Close the connection of the next ``count`` matching requests without answering.
+
+        With ``after_processing`` each request takes effect first (e.g. the message is posted)
+        and only its answer is lost: the case that makes a retry send a duplicate.
+        """
+        self._net_faults.append(
+            _NetFault("drop", route_substring, count, after_processing=after_processing)
+        )
+
+    def drop_all_for(
+        self, seconds: float, route_substring: str = "", *, after_processing: bool = False
+    ) -> None:
+        """For ``seconds``, close the connection of every matching request (see :meth:`drop_next`)."""
+        self._net_faults.append(
+            _NetFault(
+                "drop",
+                route_substring,
+                None,
+                until=time.monotonic() + seconds,
+                after_processing=after_processing,
+            )
+        )
+
+    def hold_next(self, route_substring: str, count: int = 1, *, process_abandoned: bool = False) -> None:
+        """Keep the next ``count`` matching requests unanswered until :meth:`release_held`.
+
+        A held request is not processed while held. If the client gives up first, it is
+        discarded, or with ``process_abandoned`` it takes effect then with its answer lost.
+        """
+        self._net_faults.append(
+            _NetFault("hold", route_substring, count, process_abandoned=process_abandoned)
+        )
+
+    @property
+    def held(self) -> int:
+        """How many requests are being held right now (see :meth:`hold_next`)."""
+        return len(self._held)
+
+    async def wait_held(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until at least ``count`` requests are held at once."""
+
+        def check() -> bool | None:
+            return True if len(self._held) >= count else None
+
+        await self._wait_until(check, timeout, lambda: f"only {len(self._held)} of {count} requests held")
+
+    def release_held(self, count: int | None = None, *, answer: bool = False) -> int:
+        """End the oldest ``count`` holds (all by default); returns how many were released.
+
+        ``answer=False`` cuts each connection without processing the request; ``answer=True``
+        processes and answers it normally.
+        """
+        released = 0
+        for entry in list(self._held):
+            if count is not None and released >= count:
+                break
+            self._held.remove(entry)
+            if not entry.released.done():
+                entry.released.set_result(answer)
+            released += 1
+        return released
+
+    @property
+    def offline(self) -> bool:
+        """Whether the REST API is unreachable (see :meth:`go_offline`)."""
+        return self._offline
+
+    async def go_offline(self) -> None:
+        """Make the server unreachable for new connections, and cut every open REST connection.
+
+        Gateway websockets already open stay up (on Discord they are another host); a gateway
+        reconnect is refused like any new connection until :meth:`go_online`.
+        """
+        if self._offline or self._runner is None:
+            return
+        self._offline = True
+        for site in list(self._runner.sites):
+            await site.stop()
+        gateway = {conn.transport for conn in self._conns}
+        server = self._runner.server
+        for handler in list(server.connections) if server is not None else []:
+            transport = handler.transport
+            if transport is not None and transport not in gateway:
+                transport.abort()
+                handler.force_close()
+        self.release_held()
+
+    async def go_online(self) -> None:
+        """Listen again on the same port after :meth:`go_offline`."""
+        if not self._offline or self._runner is None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        await web.SockSite(self._runner, sock).start()
+        self._offline = False
+
+    def lost_answers(self, route_substring: str = "") -> list[RestCall]:
+        """Requests that took effect (2xx) but whose answer never reached the client."""
+        return [
+            c
+            for c in self.requests
+            if c.answer_lost and 200 <= c.status < 300 and route_substring in f"{c.method} {c.path}"
+        ]
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault (errors, 429s, delays, drops, holds to come).
+
+        Requests already held stay held: see :meth:`release_held`.
+        """
+        self._faults.clear()
+        self._net_faults.clear()
+
+    def _take_net_fault(self, key: str) -> _NetFault | None:
+        now = time.monotonic()
+        for fault in list(self._net_faults):
+            if fault.remaining is None and now >= fault.until:
+                self._net_faults.remove(fault)
+                continue
+            if fault.substring not in key:
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._net_faults.remove(fault)
+            return fault
+        return None
+
+    async def _wait_or_abandon(self, request: web.Request, seconds: float) -> bool:
+        """Wait ``seconds`` without answering; True as soon as the client gives up (closes)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if _abandoned(request):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(remaining, _ABANDON_POLL_S))
+
+    async def _hold(self, key: str, request: web.Request) -> str:
+        """Hold a request until released: "answer", "dropped" or "abandoned" (client gave up)."""
+        entry = _Held(key, asyncio.get_running_loop().create_future())
+        self._held.append(entry)
+        self._notify()
+        try:
+            while not entry.released.done():
+                if _abandoned(request):
+                    return "abandoned"
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(entry.released), _ABANDON_POLL_S)
+            return "answer" if entry.released.result() else "dropped"
+        finally:
+            if entry in self._held:
+                self._held.remove(entry)
+            self._notify()
+
+    @staticmethod
+    def _cut(request: web.Request) -> web.StreamResponse:
+        """Close the connection without answering (aiohttp never writes the returned response)."""
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
+
     def set_rate_limit(self, route_substring: str, limit: int, per_seconds: float) -> None:
         """Enforce a real bucket (``limit`` requests per window, per path) with honest headers."""
         self._rate_rules.append(_RateRule(route_substring, limit, per_seconds, bucket=secrets.token_hex(16)))
@@ -1754,6 +1981,8 @@ class FakeDiscord:
             raise _HTTPError(400, 50109, "The request body contains invalid JSON.") from None
 
     async def _handle_api(self, request: web.Request, path: str) -> web.StreamResponse:
+        if self._offline:
+            return self._cut(request)
         method = request.method
         key = f"{method} {path}"
         try:
@@ -1762,6 +1991,19 @@ class FakeDiscord:
             return self._json(exc.status, exc.body)
         call = RestCall(method, path, dict(request.query), payload)
         self.requests.append(call)
+        net = self._take_net_fault(key)
+        if net is not None and net.kind == "drop" and not net.after_processing:
+            self._notify()
+            return self._cut(request)
+        if net is not None and net.kind in ("delay", "hold"):
+            if net.kind == "hold":
+                outcome = await self._hold(key, request)
+            else:
+                abandoned = await self._wait_or_abandon(request, net.seconds)
+                outcome = "abandoned" if abandoned else "answer"
+            if outcome == "dropped" or (outcome == "abandoned" and not net.process_abandoned):
+                self._notify()
+                return self._cut(request)
         response = self._injected(key)
         headers: dict[str, str] = {}
         if response is None:
@@ -1769,6 +2011,11 @@ class FakeDiscord:
         if response is None:
             response = await self._route(request, method, path, payload, files, headers)
         call.status = response.status
+        drop_after = net is not None and net.kind == "drop" and net.after_processing
+        if drop_after or _abandoned(request):
+            call.answer_lost = True
+            self._notify()
+            return self._cut(request)
         self._notify()
         return response
 
@@ -2709,7 +2956,7 @@ class FakeDiscord:
     async def _handle_gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        conn = _Conn(ws)
+        conn = _Conn(ws, transport=request.transport)
         self._conns.add(conn)
         try:
             await self._send_frame(
@@ -2898,6 +3145,18 @@ class FakeDiscord:
         if not resumable:
             for session in self._sessions.values():
                 session.alive = False
+
+    async def drop_gateway(self) -> None:
+        """Cut every bot gateway connection at the TCP level (no close frame), as a network drop does.
+
+        The sessions stay resumable: discord.py reconnects and RESUMEs, and events dispatched
+        while no socket was up are replayed then.
+        """
+        for conn in list(self._conns):
+            conn.closed_by_server = True
+            if conn.transport is not None:
+                conn.transport.abort()
+        self._notify()
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT on every connection; discord.py reconnects and RESUMEs."""
@@ -3469,6 +3728,12 @@ def _guess_type(filename: str) -> str:
         "json": "application/json",
         "pdf": "application/pdf",
     }.get(ext, "application/octet-stream")
+
+
+def _abandoned(request: web.Request) -> bool:
+    """Whether the client closed the connection of ``request`` (it gave up waiting)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 @contextlib.contextmanager

@@ -4,7 +4,9 @@ The server speaks the real Bot API over HTTP on 127.0.0.1 so the real python-tel
 HTTP client) can talk to it. A test scripts the world (users, groups, admins, privacy mode), makes users
 act (send, edit, press buttons, join, leave, request to join, start or block the bot), and then asserts on
 what the bot sent (``sent``), on every call (``calls``), and on the update queue. Rate limits and faults
-(errors, storms, delays, dropped connections) can be switched on to exercise the client's resilience.
+(errors, storms, delays, dropped connections, calls held unanswered until the client gives up, the whole
+server unreachable) can be switched on to exercise the client's resilience; ``calls`` shows which calls
+took effect but lost their answer (``answer_lost``).
 
 All helpers are synchronous except the ``wait_*`` ones and must be called from the event loop that runs
 the server (the usual pytest-asyncio setup).
@@ -101,6 +103,7 @@ _STATUS_PHRASES: Final = {
 }
 # Telegram's front end answers these with an nginx HTML page, not JSON.
 _HTML_ERROR_STATUSES: Final = frozenset({502, 503, 504})
+_ABANDON_POLL_S: Final = 0.01  # how often a held call looks whether its client gave up
 
 _ADMIN_RIGHTS: Final = (
     "can_manage_chat",
@@ -957,6 +960,8 @@ class CallRecord:
     description: str | None = None
     duration: float = 0.0
     monotonic: float = 0.0
+    answer_lost: bool = False
+    """The call took effect but its answer never reached the client (dropped, or given up on)."""
 
 
 @dataclass
@@ -1022,7 +1027,7 @@ class _Chat:
 
 @dataclass
 class _Fault:
-    kind: str  # "fail" | "delay" | "drop"
+    kind: str  # "fail" | "delay" | "drop" | "hold"
     method: str | None  # lower-case canonical name, None for any method
     remaining: int
     status: int = 500
@@ -1030,6 +1035,7 @@ class _Fault:
     description: str | None = None
     seconds: float = 0.0
     after_processing: bool = False
+    process_abandoned: bool = False
 
 
 @dataclass
@@ -1039,6 +1045,18 @@ class _Storm:
     retry_after: int | None
     methods: frozenset[str] | None
     description: str | None
+    kind: str = "fail"  # "fail" | "delay" | "drop"
+    delay: float = 0.0
+    after_processing: bool = False
+    process_abandoned: bool = True
+
+
+@dataclass
+class _Held:
+    """A call kept unanswered until ``release_held`` (True: answer it) or the client gives up."""
+
+    method: str
+    released: asyncio.Future[bool]
 
 
 @dataclass
@@ -1238,6 +1256,9 @@ class FakeTelegram:
         self._penalties: dict[int | str, float] = {}
         self._faults: list[_Fault] = []
         self._storm: _Storm | None = None
+        self._held: list[_Held] = []
+        self._offline = False
+        self._held_signal = _Signal()
 
         # Server.
         self._runner: web.AppRunner | None = None
@@ -1266,6 +1287,7 @@ class FakeTelegram:
         """Stop serving: pending long polls return, the webhook loop ends, the port is released."""
         self._stopping = True
         self._updates_signal.notify()
+        self.release_held()
         if self._webhook_task is not None:
             self._webhook_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -1975,14 +1997,144 @@ class FakeTelegram:
         """
         self._faults.append(_Fault("drop", _fault_method(method), count, after_processing=after_processing))
 
+    def delay_all_for(
+        self,
+        seconds: float,
+        delay: float,
+        *,
+        methods: Iterable[str] | None = None,
+        process_abandoned: bool = True,
+    ) -> None:
+        """A slow spell: for ``seconds``, every call (or every call of ``methods``) waits ``delay``.
+
+        A client whose timeout is shorter gives up first. With ``process_abandoned`` (the default)
+        the call still takes effect the moment the client gives up (Telegram got it, only the
+        answer is lost, so a retry sends a duplicate); without it the call is discarded (it never
+        got past Telegram's front end). Either way ``calls`` shows it (``answer_lost``, or status 0).
+        ``clear_faults`` ends the spell early.
+        """
+        self._storm = _Storm(
+            until=time.monotonic() + seconds,
+            status=200,
+            retry_after=None,
+            methods=frozenset(m.lower() for m in methods) if methods is not None else None,
+            description=None,
+            kind="delay",
+            delay=delay,
+            process_abandoned=process_abandoned,
+        )
+
+    def drop_all_for(
+        self,
+        seconds: float,
+        *,
+        methods: Iterable[str] | None = None,
+        after_processing: bool = False,
+    ) -> None:
+        """For ``seconds``, close the connection of every call (or of ``methods``) without answering.
+
+        With ``after_processing`` each call takes effect first and only its answer is lost.
+        ``clear_faults`` ends it early.
+        """
+        self._storm = _Storm(
+            until=time.monotonic() + seconds,
+            status=0,
+            retry_after=None,
+            methods=frozenset(m.lower() for m in methods) if methods is not None else None,
+            description=None,
+            kind="drop",
+            after_processing=after_processing,
+        )
+
+    def hold_next(self, method: str, count: int = 1, *, process_abandoned: bool = False) -> None:
+        """Keep the next ``count`` calls of ``method`` unanswered until ``release_held``.
+
+        A held call is not processed while held. If the client gives up first (its read timeout),
+        the call is discarded, or with ``process_abandoned`` it takes effect then with its answer
+        lost. ``held`` says how many calls are waiting; ``wait_held`` waits for them.
+        """
+        self._faults.append(
+            _Fault("hold", _fault_method(method), count, process_abandoned=process_abandoned)
+        )
+
+    @property
+    def held(self) -> int:
+        """How many calls are being held right now (see ``hold_next``)."""
+        return len(self._held)
+
+    async def wait_held(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until at least ``count`` calls are held at once."""
+        deadline = time.monotonic() + timeout
+        while len(self._held) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"only {len(self._held)} of {count} calls held after {timeout}s")
+            await self._held_signal.wait(remaining)
+
+    def release_held(self, count: int | None = None, *, answer: bool = False) -> int:
+        """End the oldest ``count`` holds (all by default); returns how many were released.
+
+        ``answer=False`` cuts each connection without processing the call (a dropped connection);
+        ``answer=True`` processes and answers it normally (a slow answer, if the client still waits).
+        """
+        released = 0
+        for entry in list(self._held):
+            if count is not None and released >= count:
+                break
+            self._held.remove(entry)
+            if not entry.released.done():
+                entry.released.set_result(answer)
+            released += 1
+        if released:
+            self._held_signal.notify()
+        return released
+
+    @property
+    def offline(self) -> bool:
+        """Whether the server is unreachable (see ``go_offline``)."""
+        return self._offline
+
+    async def go_offline(self) -> None:
+        """Become unreachable: stop listening (connections are refused) and cut every open one.
+
+        Updates users send meanwhile are queued as usual and fetched once ``go_online`` is called.
+        """
+        if self._offline or self._runner is None:
+            return
+        self._offline = True
+        for site in list(self._runner.sites):
+            await site.stop()
+        server = self._runner.server
+        for handler in list(server.connections) if server is not None else []:
+            transport = handler.transport
+            if transport is not None:
+                transport.abort()
+            handler.force_close()
+        self.release_held()
+
+    async def go_online(self) -> None:
+        """Listen again on the same port after ``go_offline``."""
+        if not self._offline or self._runner is None:
+            return
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        await site.start()
+        self._offline = False
+
+    def lost_answers(self, method: str | None = None) -> list[CallRecord]:
+        """Calls (of ``method``) that took effect but whose answer never reached the client."""
+        wanted = method.lower() if method is not None else None
+        return [c for c in self.calls if c.answer_lost and (wanted is None or c.method.lower() == wanted)]
+
     def clear_faults(self) -> None:
-        """Remove every pending fault and any storm."""
+        """Remove every pending fault and any storm (held calls stay held: see ``release_held``)."""
         self._faults.clear()
         self._storm = None
 
     # ------------------------------------------------------------------ HTTP layer
 
     async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        if self._offline:
+            return self._drop(request)
         path = request.path
         if path.startswith("/file/bot"):
             return self._serve_file(path[len("/file/bot") :])
@@ -2012,8 +2164,18 @@ class FakeTelegram:
         entry = self._handlers.get(method.lower())
         name = entry[0] if entry else method
         fault = self._take_fault(name.lower())
+        drop_after = fault is not None and fault.kind == "drop" and fault.after_processing
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
+            fault = None
+        if fault is not None and fault.kind == "hold":
+            outcome = await self._hold(name, request)
+            if outcome == "dropped":
+                self._record_call(name, raw, 0, "connection dropped", started)
+                return self._drop(request)
+            if outcome == "abandoned" and not fault.process_abandoned:
+                self._record_call(name, raw, 0, "no answer: the client gave up", started)
+                return self._drop(request)
             fault = None
         if fault is not None and fault.kind == "drop" and not fault.after_processing:
             self._record_call(name, raw, 0, "connection dropped", started)
@@ -2028,8 +2190,20 @@ class FakeTelegram:
             if now >= storm.until:
                 self._storm = None
             elif storm.methods is None or name.lower() in storm.methods:
-                retry_after = storm.retry_after or max(1, math.ceil(storm.until - now))
-                return self._fault_response(name, raw, storm.status, retry_after, storm.description, started)
+                if storm.kind == "drop":
+                    if not storm.after_processing:
+                        self._record_call(name, raw, 0, "connection dropped", started)
+                        return self._drop(request)
+                    drop_after = True
+                elif storm.kind == "delay":
+                    if await self._wait_or_abandon(request, storm.delay) and not storm.process_abandoned:
+                        self._record_call(name, raw, 0, "no answer: the client gave up", started)
+                        return self._drop(request)
+                else:
+                    retry_after = storm.retry_after or max(1, math.ceil(storm.until - now))
+                    return self._fault_response(
+                        name, raw, storm.status, retry_after, storm.description, started
+                    )
         if entry is None:
             self._record_call(name, raw, 404, "Not Found", started)
             return _json_response(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -2057,13 +2231,43 @@ class FakeTelegram:
         if isinstance(result, _WithDescription):
             description = result.description
             result = result.value
-        self._record_call(name, raw, 200, None, started)
-        if fault is not None and fault.kind == "drop":
+        lost = drop_after or _abandoned(request)
+        self._record_call(name, raw, 200, None, started, answer_lost=lost)
+        if lost:
             return self._drop(request)
         body: JSON = {"ok": True, "result": result}
         if description:
             body["description"] = description
         return _json_response(200, body)
+
+    async def _wait_or_abandon(self, request: web.Request | None, seconds: float) -> bool:
+        """Wait ``seconds`` without answering; True as soon as the client gives up (closes)."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping:
+            if _abandoned(request):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            await asyncio.sleep(min(remaining, _ABANDON_POLL_S))
+        return _abandoned(request)
+
+    async def _hold(self, name: str, request: web.Request | None) -> str:
+        """Hold a call until released: "answer", "dropped" or "abandoned" (the client gave up)."""
+        entry = _Held(name, asyncio.get_running_loop().create_future())
+        self._held.append(entry)
+        self._held_signal.notify()
+        try:
+            while not entry.released.done():
+                if _abandoned(request) or self._stopping:
+                    return "abandoned"
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(entry.released), _ABANDON_POLL_S)
+            return "answer" if entry.released.result() else "dropped"
+        finally:
+            if entry in self._held:
+                self._held.remove(entry)
+                self._held_signal.notify()
 
     def _drop(self, request: web.Request | None) -> web.StreamResponse:
         if request is not None and request.transport is not None:
@@ -2110,7 +2314,14 @@ class FakeTelegram:
         return None
 
     def _record_call(
-        self, method: str, raw: JSON, status: int, description: str | None, started: float
+        self,
+        method: str,
+        raw: JSON,
+        status: int,
+        description: str | None,
+        started: float,
+        *,
+        answer_lost: bool = False,
     ) -> None:
         if self.record_calls:
             now = time.monotonic()
@@ -2123,6 +2334,7 @@ class FakeTelegram:
                     description=description,
                     duration=now - started,
                     monotonic=now,
+                    answer_lost=answer_lost,
                 )
             )
         self._sent_signal.notify()
@@ -3672,6 +3884,14 @@ async def _read_params(request: web.Request) -> tuple[JSON, dict[str, _Upload]]:
             if isinstance(value, str):
                 params[key] = value
     return params, files
+
+
+def _abandoned(request: web.Request | None) -> bool:
+    """Whether the client closed the connection of ``request`` (it gave up waiting)."""
+    if request is None:
+        return False
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def _json_response(status: int, body: JSON) -> web.Response:

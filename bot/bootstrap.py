@@ -203,7 +203,7 @@ def build_application(
     for spec in crisis.commands():
         dispatcher.commands.register(spec)
     dispatcher.on_button("crisis", crisis.on_button)
-    scheduler.every(5, crisis.renotify_sweep, name="crisis-renotify")
+    scheduler.every(5, crisis.renotify_sweep, name="crisis-renotify", first_after=2)
     scheduler.every(300, crisis.digest_sweep, name="crisis-digest")
     scheduler.every(3600, crisis.purge_sweep, name="crisis-purge")
 
@@ -222,7 +222,7 @@ def build_application(
     dispatcher.on_button("onb", onboarding.on_button)
     dispatcher.on_button("ci", checkins.on_button)
     dispatcher.on_button("priv", privacy.on_button)
-    scheduler.every(30, checkins.prompt_sweep, name="checkins-prompts")
+    scheduler.every(30, checkins.prompt_sweep, name="checkins-prompts", first_after=2)
     scheduler.every(300, checkins.report_sweep, name="checkins-weekly-report")
     scheduler.every(3600, onboarding.cleanup_sweep, name="onboarding-cleanup")
     scheduler.every(3600, checkins.cleanup_sweep, name="checkins-cleanup")

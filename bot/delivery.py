@@ -4,7 +4,9 @@ Guarantees:
     * An item of a higher priority (lower number) is always sent before a ready item of a lower
       one; a chat that is at its rate limit never holds up messages to other chats.
     * A rate-limit answer is retried after the platform's `retry_after`; transient errors are
-      retried with exponential backoff and jitter; a permanent refusal is reported, not retried.
+      retried with exponential backoff and jitter (for alerts and safety replies at most a few
+      seconds apart, so one goes out within seconds of an outage ending); a permanent refusal
+      is reported, not retried.
     * Nothing is dropped silently: a give-up is logged and reported to the item's callback.
 """
 
@@ -19,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bot.core.actions import Action, Delivered, platform_of_action
+from bot.core.actions import Action, Delivered, Priority, platform_of_action
 from bot.core.ports import DeliveryError, Platform, RateLimited, TransientError
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,10 @@ DoneCallback = Callable[[Delivered | None, BaseException | None], Awaitable[None
 MAX_TRANSIENT_ATTEMPTS = 8
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 60.0
+# Alerts keep trying every couple of seconds for about two minutes before the outbox's own,
+# slower retries take over: an outage must not leave an alert waiting a minute after it ends.
+URGENT_BACKOFF_CAP_S = 2.0
+URGENT_TRANSIENT_ATTEMPTS = 60
 
 
 @dataclass(slots=True)
@@ -187,11 +193,14 @@ class DeliveryQueue:
                 item.attempts += 1
                 if not isinstance(error, TransientError):
                     log.exception("unexpected delivery error", extra={"platform": name})
-                if item.attempts >= MAX_TRANSIENT_ATTEMPTS:
+                urgent = item.priority <= Priority.SAFETY_REPLY
+                if item.attempts >= (URGENT_TRANSIENT_ATTEMPTS if urgent
+                                     else MAX_TRANSIENT_ATTEMPTS):
                     await self._finish(item, None, error)
                     continue
                 self.stats.retried += 1
-                backoff = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** min(item.attempts, 10))
+                backoff = min(URGENT_BACKOFF_CAP_S if urgent else BACKOFF_CAP_S,
+                              BACKOFF_BASE_S * 2 ** min(item.attempts, 10))
                 self._later(name, item, backoff * (0.5 + random.random() / 2))
                 continue
             await self._finish(item, delivered, None)

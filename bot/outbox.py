@@ -3,8 +3,10 @@
 Guarantees:
     * A delivery is sent at least once: a process killed after committing it leaves it pending,
       and any process (this one restarted, or another) claims it once its lease runs out.
-    * A recipient gets the same delivery twice only when a process dies between sending it and
-      recording that it was sent.
+    * A recipient gets the same delivery twice only when a send's outcome is lost: the process
+      died between sending it and recording it, or the platform took the send but its answer
+      never came back (a timeout, a dropped connection), so it is sent again. At least once,
+      never at most once: for an alert a repeat is far better than silence.
     * Several processes share the work: a claim takes a lease in one statement, so two
       processes never hold the same delivery at once.
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -24,8 +24,13 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._sweeps: dict[str, Sweep] = {}
 
-    def every(self, seconds: float, sweep: Sweep, *, name: str) -> None:
-        """Run `sweep` every `seconds`; a slow run is never overlapped by the next."""
+    def every(self, seconds: float, sweep: Sweep, *, name: str,
+              first_after: float | None = None) -> None:
+        """Run `sweep` every `seconds`; a slow run is never overlapped by the next.
+
+        With `first_after`, the first run comes that many seconds after start rather than a
+        whole interval later: a process restarted in a crash loop still runs it.
+        """
         self._sweeps[name] = sweep
 
         async def guarded() -> None:
@@ -34,9 +39,12 @@ class Scheduler:
             except Exception:
                 log.exception("sweep failed", extra={"sweep": name})
 
+        first = (datetime.now(UTC) + timedelta(seconds=first_after)
+                 if first_after is not None else None)
         self._scheduler.add_job(guarded, "interval", seconds=seconds, id=name, name=name,
                                 max_instances=1, coalesce=True, misfire_grace_time=30,
-                                replace_existing=True)
+                                replace_existing=True,
+                                **({"next_run_time": first} if first is not None else {}))
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -117,3 +117,18 @@ async def test_permanent_refusal_is_reported_to_the_callback() -> None:
     assert await queue.wait_idle(5)
     assert isinstance(errors[0], DeliveryError)
     await queue.stop()
+
+
+async def test_an_alert_retries_every_few_seconds_through_an_outage() -> None:
+    platform = ScriptedPlatform()
+    platform.failures = [TransientError("connection refused") for _ in range(6)]
+    queue = DeliveryQueue({"fake": platform}, workers_per_platform=1)
+    queue.start()
+    started = asyncio.get_running_loop().time()
+    queue.put(message("alert", priority=Priority.ALERT))
+    assert await queue.wait_idle(30)
+    elapsed = asyncio.get_running_loop().time() - started
+    # Bulk backoff would total at least 31 s over these tries; an alert waits at most 2 s a try.
+    assert platform.sent == ["alert"]
+    assert elapsed < 6 * 2.0 + 1
+    await queue.stop()

@@ -103,18 +103,19 @@ class Interactions:
                 return slot
         return None
 
-    def awaiting_public_reply(self, chat: ChatRef) -> Slot | None:
-        """The oldest handled command in `chat` that has had no reply yet.
+    def awaiting_public_reply(self, chat: ChatRef, token: str) -> Slot | None:
+        """The handled command or form `token` names, in `chat`, if it has had no reply yet.
 
-        Its public reply (a SendMessage to the same channel) is sent as the interaction's
-        answer, so it shows under "… used /command" as Discord users expect.
+        Its public reply (a SendMessage naming it) is sent as the interaction's answer, so it
+        shows under "… used /command" as Discord users expect. Only a reply that names it:
+        a welcome or a check-in posted meanwhile in the channel must not take its place.
         """
-        now = time.monotonic()
-        for slot in self._slots.values():
-            if (slot.kind in ("command", "form") and slot.chat.id == chat.id
-                    and slot.state in ("new", "thinking") and not slot.replied
-                    and slot.handled.is_set() and now - slot.received < PUBLIC_REPLY_WINDOW):
-                return slot
+        slot = self._slots.get(token)
+        if (slot is not None and slot.kind in ("command", "form") and slot.chat.id == chat.id
+                and slot.state in ("new", "thinking") and not slot.replied
+                and slot.handled.is_set()
+                and time.monotonic() - slot.received < PUBLIC_REPLY_WINDOW):
+            return slot
         return None
 
     def remember_ephemeral(self, message_id: int, slot: Slot) -> None:

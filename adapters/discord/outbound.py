@@ -37,7 +37,6 @@ from bot.core.actions import (
     Delivered,
     EditMessage,
     Image,
-    Priority,
     SendDirect,
     SendMessage,
     SendPrivateReply,
@@ -120,8 +119,8 @@ class Outbound:
     async def _send_message(self, client: discord.Client, action: SendMessage) -> Delivered:
         chunks = render.split_text(render.escape_markdown(action.text))
         slot = None
-        if action.reply_to is None and action.priority == Priority.INTERACTIVE:
-            slot = self._slots.awaiting_public_reply(action.to)
+        if action.reply_to is None and action.answers is not None:
+            slot = self._slots.awaiting_public_reply(action.to, action.answers)
         if slot is not None:
             async with slot.lock:
                 if slot.can_answer_first():

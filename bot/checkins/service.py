@@ -462,7 +462,8 @@ class CheckinService:
         last = local_today(ctx.now, group.timezone)
         text, image = await self._report(group, last - timedelta(days=days - 1), last, ctx.lang)
         if not ctx.in_group:
-            return [SendMessage(to=ctx.meta.chat, text=text, image=image)]
+            return [SendMessage(to=ctx.meta.chat, text=text, image=image,
+                                answers=ctx.event.interaction)]
         return [
             ctx.private(ctx.t("I'm sending you the report in our private chat."),
                         interaction=ctx.event.interaction),

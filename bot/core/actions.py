@@ -62,6 +62,9 @@ class SendMessage:
     reply_to: MessageRef | None = None
     image: Image | None = None
     priority: Priority = Priority.INTERACTIVE
+    # The adapter token of the command this message answers in public (a Discord slash command
+    # shows its answer under "… used /command"); None for anything else posted in the chat.
+    answers: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -54,7 +54,12 @@ class Situation:
         priority: Priority = Priority.INTERACTIVE,
     ) -> SendMessage:
         """A message in the chat the event came from (in its forum topic or thread)."""
-        return SendMessage(to=self.meta.chat, text=text, buttons=buttons, priority=priority)
+        return SendMessage(to=self.meta.chat, text=text, buttons=buttons, priority=priority,
+                           answers=self.answering())
+
+    def answering(self) -> str | None:
+        """The adapter token of the command or form this situation answers, if any."""
+        return None
 
     def private(
         self,
@@ -77,6 +82,10 @@ class CommandContext(Situation):
     event: CommandInvoked
     spec: CommandSpec
     args: ParsedArgs
+
+    def answering(self) -> str | None:
+        """The command's interaction token: a public reply shows as its answer."""
+        return self.event.interaction
 
     def answer(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Action:
         """Reply where the command was used; privately when it came with an interaction token."""
@@ -102,6 +111,10 @@ class FormContext(Situation):
     """A submitted form."""
 
     event: FormSubmitted
+
+    def answering(self) -> str | None:
+        """The form's interaction token: a public reply shows as its answer."""
+        return self.event.interaction
 
 
 Reply = Sequence[Action]

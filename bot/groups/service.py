@@ -483,7 +483,7 @@ def _display(mention: Mention) -> str:
     return re.sub(r"[\r\n]", " ", name)[:64]
 
 
-def _in_language(ctx: CommandContext, language: str) -> Situation:
-    return Situation(meta=ctx.meta, group=ctx.group, role=ctx.role, person=ctx.person,
-                     lang=language, tr=ctx.tr, now=ctx.now, staff_groups=ctx.staff_groups)
+def _in_language(ctx: CommandContext, language: str) -> CommandContext:
+    # Still the command's context, so a public reply answers the command it came from.
+    return replace(ctx, lang=language)
 

@@ -113,9 +113,11 @@ async def test_a_public_reply_answers_the_command_and_an_edit_answers_the_press(
 
     async def core(event: InboundEvent) -> None:
         if isinstance(event, CommandInvoked):
+            # Posted meanwhile in the same channel (a welcome): it must not take the answer's place.
+            await platform.perform(SendMessage(to=event.meta.chat, text="Welcome, Carol"))
             await platform.perform(SendMessage(
                 to=event.meta.chat, text="Everyone sees this",
-                buttons=((Button(label="Done", payload="t:done"),),)))
+                buttons=((Button(label="Done", payload="t:done"),),), answers=event.interaction))
         elif isinstance(event, ButtonPressed):
             assert event.message is not None
             await platform.perform(EditMessage(message=event.message, text="Closed"))
@@ -124,7 +126,9 @@ async def test_a_public_reply_answers_the_command_and_an_edit_answers_the_press(
     invoked = await fake.user_runs_slash(GUILD, THREAD, OWNER, "ping")
     public = await fake.wait_for(lambda s: s.interaction_id == int(invoked["id"]))
     assert public.via == "interaction" and not public.ephemeral
-    assert public.custom_ids() == ["t:done"]
+    assert public.text == "Everyone sees this" and public.custom_ids() == ["t:done"]
+    welcome = await fake.wait_for(lambda s: s.text == "Welcome, Carol")
+    assert welcome.via == "channel" and welcome.interaction_id is None
     click = await fake.user_clicks(THREAD, public.message_id, ALICE, "t:done")
     assert (await fake.wait_for_response(click)).type == 7
     assert fake.message(public.message_id)["content"] == "Closed"

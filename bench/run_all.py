@@ -25,6 +25,7 @@ BENCHMARKS = [
     ("bench.escalation", "crisis arrival to alert send under 500 msg/s"),
     ("bench.checkins", "check-in wave: 10,000 groups due in one minute"),
     ("bench.memory", "resident memory at 10,000 groups, start-up time"),
+    ("bench.hostile", "hostile input: 100,000 Hypothesis examples, every command and role"),
 ]
 
 

@@ -23,15 +23,21 @@ class Scheduler:
     def __init__(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._sweeps: dict[str, Sweep] = {}
+        self._intervals: dict[str, tuple[float, float | None]] = {}
 
     def every(self, seconds: float, sweep: Sweep, *, name: str,
               first_after: float | None = None) -> None:
         """Run `sweep` every `seconds`; a slow run is never overlapped by the next.
 
-        With `first_after`, the first run comes that many seconds after start rather than a
+        With `first_after`, the first run comes that many seconds after `start` rather than a
         whole interval later: a process restarted in a crash loop still runs it.
         """
         self._sweeps[name] = sweep
+        self._intervals[name] = (seconds, first_after)
+
+    def _add_job(self, name: str) -> None:
+        sweep = self._sweeps[name]
+        seconds, first_after = self._intervals[name]
 
         async def guarded() -> None:
             try:
@@ -56,7 +62,9 @@ class Scheduler:
         await self._sweeps[name]()
 
     def start(self) -> None:
-        """Start ticking (inside the running loop)."""
+        """Start ticking (inside the running loop); intervals count from now."""
+        for name in self._sweeps:
+            self._add_job(name)
         self._scheduler.start()
 
     def stop(self) -> None:

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 StoreFactory = Callable[[], AbstractAsyncContextManager[CheckinsStore]]
 ConcernRecorder = Callable[[int, UserRef, str, str, str], Awaitable[None]]
 
-CLAIM_BATCH = 200  # groups claimed per transaction in a wave
+CLAIM_BATCH = 1000  # groups claimed per transaction in a wave
 STALE_AFTER_DAYS = 2  # presses on older prompts are politely refused
 MAX_PAUSE_DAYS = 365
 MAX_REPORT_DAYS = 90

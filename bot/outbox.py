@@ -173,7 +173,13 @@ class OutboxPump:
             self._task = None
 
     async def release(self) -> None:
-        """Hand what is still unsent back to the pool at once (clean shutdown)."""
+        """Record the outcomes still pending, then hand what is unsent back to the pool at once.
+
+        On a clean shutdown (a deploy) nothing sent is sent again, and nothing unsent waits for
+        its lease to run out.
+        """
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
         if self._in_flight:
             try:
                 async with self._store() as store:

@@ -224,7 +224,7 @@ class Dispatcher:
             return await self._command(event, situation)
         if isinstance(event, ButtonPressed):
             prefix, *rest = event.payload.split(":")
-            button_handler = self._buttons.get(prefix)
+            button_handler = self._buttons.get(prefix) if _plausible_payload(event.payload) else None
             if button_handler is None:
                 return [situation.private(situation.t(
                     "That button is no longer active."), interaction=event.interaction)]
@@ -351,3 +351,26 @@ def _with_group(situation: Situation, group: Group) -> Situation:
 
 
 __all__ = ["Dispatcher", "Screen", "ScreenOutcome"]
+
+
+MAX_PAYLOAD_CHARS = 100
+MAX_PAYLOAD_NUMBER = 2**62
+
+
+def _plausible_payload(payload: str) -> bool:
+    """Whether a button payload could be one of ours: short ASCII, numbers that fit a column.
+
+    Anything else was forged or garbled; it is answered like a stale button and never reaches a
+    handler (Unicode digits such as '①' and numbers past 64 bits fail deep in parsing or SQL).
+    """
+    if len(payload) > MAX_PAYLOAD_CHARS or not payload.isascii():
+        return False
+    for part in payload.split(":"):
+        try:
+            number = int(part)
+        except ValueError:
+            continue
+        if abs(number) > MAX_PAYLOAD_NUMBER:
+            return False
+    return True
+

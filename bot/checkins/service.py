@@ -199,8 +199,9 @@ class CheckinService:
         """A mood button: on a group prompt, a private prompt, or the buttons of `/checkin`."""
         parts = ctx.parts
         try:
-            if len(parts) == 3 and parts[0] == "m":
-                return await self._group_press(ctx, int(parts[1]), _mood(parts[2]))
+            prompt_id = ctx.id_at(1)
+            if len(parts) == 3 and parts[0] == "m" and prompt_id is not None:
+                return await self._group_press(ctx, prompt_id, _mood(parts[2]))
             if len(parts) == 3 and parts[0] == "p" and re.fullmatch(r"\d{8}", parts[1]):
                 day = date(int(parts[1][:4]), int(parts[1][4:6]), int(parts[1][6:]))
                 return await self._private_press(ctx, day, _mood(parts[2]))

@@ -19,6 +19,8 @@ from bot.core.i18n import Translator
 from bot.core.models import Group, Person
 from bot.core.roles import Role
 
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns (32-bit on PostgreSQL)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Situation:
@@ -104,6 +106,20 @@ class ButtonContext(Situation):
     def toast(self, text: str) -> SendPrivateReply:
         """A short private answer to the press."""
         return self.private(text, interaction=self.event.interaction)
+
+    def id_at(self, index: int) -> int | None:
+        """The stored record's id at `parts[index]`, or None when it cannot be one of ours.
+
+        Only ASCII digits within the 32-bit id columns: a forged '①' or a 30-digit number must
+        be answered like a stale button, not fail inside the database driver.
+        """
+        if index >= len(self.parts):
+            return None
+        text = self.parts[index]
+        if not (text.isascii() and text.isdigit() and len(text) <= 10):
+            return None
+        number = int(text)
+        return number if 0 < number <= MAX_ROW_ID else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

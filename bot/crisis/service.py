@@ -452,9 +452,10 @@ class CrisisService:
     # -- acknowledging and closing -----------------------------------------------------------
     async def on_button(self, ctx: ButtonContext) -> Sequence[Action]:
         """Acknowledge / Resolve / False alarm buttons on an alert."""
-        if len(ctx.parts) != 2 or not ctx.parts[1].isdigit():
+        escalation_id = ctx.id_at(1)
+        if len(ctx.parts) != 2 or escalation_id is None:
             return [ctx.toast(ctx.t("That button is no longer active."))]
-        verb, escalation_id = ctx.parts[0], int(ctx.parts[1])
+        verb = ctx.parts[0]
         if verb == "ack":
             text = await self._acknowledge(ctx, escalation_id)
         elif verb in ("resolve", "false"):

@@ -128,8 +128,9 @@ class OnboardingService:
         """Agree, and the answers to the private questions."""
         verb = ctx.parts[0] if ctx.parts else ""
         arg = ctx.parts[1] if len(ctx.parts) > 1 else ""
-        if verb == "agree" and arg.isdigit():
-            return await self._agree(ctx, int(arg))
+        group_id = ctx.id_at(1)
+        if verb == "agree" and group_id is not None:
+            return await self._agree(ctx, group_id)
         if verb == "tz" and find_timezone(":".join(ctx.parts[1:])):
             zone = find_timezone(":".join(ctx.parts[1:]))
             assert zone is not None
@@ -140,7 +141,7 @@ class OnboardingService:
             return await self._answer(ctx, LANGUAGE, arg, toast=True)
         if verb == "ci" and arg in ("yes", "no"):
             return await self._answer(ctx, PRIVATE_CHECKINS, arg, toast=True)
-        if verb == "at" and re.fullmatch(r"\d{4}", arg):
+        if verb == "at" and re.fullmatch(r"([01]\d|2[0-3])[0-5]\d", arg):
             return await self._answer(ctx, PRIVATE_TIME, f"{arg[:2]}:{arg[2:]}", toast=True)
         if verb == "set" and arg in _SETTING_STEPS:
             actions: list[Action] = [ctx.toast(ctx.t("Let's change it."))]

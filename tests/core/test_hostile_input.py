@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.console.script import parse_line
 from bot.core.commands import CommandSpec, Param, UsageError, parse_args
+from bot.core.events import ButtonPressed, EventMeta
+from bot.core.identity import ChatRef, UserRef
 from bot.core.roles import Role
 from tests.harness import ConsoleBot
 
@@ -46,3 +51,27 @@ async def test_any_command_gets_an_answer(console_bot: ConsoleBot, command: str,
     out = await console_bot.say(f"dana: /{command} {' '.join(args)}".rstrip())
     assert "Kindred:" in out
     assert "something went wrong" not in out
+
+
+FORGED_PAYLOADS = ["onb:agree:99999999999999999999", "crisis:false:100000000000000000000",
+                   "crisis:resolve:3²²", "onb:at:5192", "onb:agree:①", "ci:m:4294967296:3",
+                   "crisis:ack:2147483648", "x" * 500]
+
+
+async def test_forged_button_payloads_are_answered_as_stale_and_log_no_error(
+        console_bot: ConsoleBot, caplog: pytest.LogCaptureFixture) -> None:
+    """Payloads the hostile-input benchmark found failing deep in parsing or SQL."""
+    await console_bot.say("dana: /setup", ".join sam")
+    chat = ChatRef("console", "group", "group")
+    for n, payload in enumerate(FORGED_PAYLOADS):
+        for sender, where in (("sam", chat), ("sam", ChatRef("console", "sam", "direct"))):
+            event = ButtonPressed(meta=EventMeta(
+                event_id=f"forged:{n}:{where.kind}", occurred_at=console_bot.clock.now(),
+                chat=where, sender=UserRef("console", sender), sender_name="Sam",
+                group="console:group" if where.kind == "group" else None), payload=payload)
+            with caplog.at_level(logging.WARNING):
+                await console_bot.app.runtime.handle(event)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await console_bot.app.settle()
+    out = console_bot.new_output()
+    assert "no longer active" in out and "something went wrong" not in out

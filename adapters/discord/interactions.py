@@ -110,10 +110,10 @@ class Interactions:
         shows under "… used /command" as Discord users expect. Only a reply that names it:
         a welcome or a check-in posted meanwhile in the channel must not take its place.
         """
+        # Named by its token, the reply needs no wait for the core to finish with the event.
         slot = self._slots.get(token)
         if (slot is not None and slot.kind in ("command", "form") and slot.chat.id == chat.id
                 and slot.state in ("new", "thinking") and not slot.replied
-                and slot.handled.is_set()
                 and time.monotonic() - slot.received < PUBLIC_REPLY_WINDOW):
             return slot
         return None

@@ -45,7 +45,8 @@ def render_chart(report: Report, labels: ChartLabels) -> bytes:
     line.set_ylim(0.5, 5.5)
     line.set_yticks([1, 2, 3, 4, 5])
     line.set_ylabel(labels.mood)
-    figure.suptitle(labels.title)
+    # parse_math off: a group named "Parents $^^$" is a name, not a formula to typeset.
+    figure.suptitle(labels.title, parse_math=False)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

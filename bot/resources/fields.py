@@ -188,7 +188,8 @@ def parse_categories(text: str) -> tuple[str, ...]:
             continue
         folded = " ".join(words(part))
         codes: tuple[str, ...]
-        if folded.isdigit() and 1 <= int(folded) <= len(CATEGORIES):
+        if folded.isascii() and folded.isdigit() and len(folded) <= 3 \
+                and 1 <= int(folded) <= len(CATEGORIES):
             codes = (CATEGORIES[int(folded) - 1],)
         elif folded.replace(" ", "_") in CATEGORIES:
             codes = (folded.replace(" ", "_"),)

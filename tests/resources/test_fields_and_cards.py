@@ -84,3 +84,12 @@ def test_one_line_keeps_the_first_sentence_and_cuts_at_a_word() -> None:
     assert one_line("Short. Then more.") == "Short."
     cut = one_line("word " * 60)
     assert cut.endswith("…") and len(cut) <= 110 and not cut.endswith(" …")
+
+
+def test_a_huge_number_as_a_category_is_a_problem_not_a_crash() -> None:
+    """Found by the hostile-input benchmark: 5,000 zeros passed isdigit() and broke int()."""
+    from bot.resources.fields import parse_categories
+
+    for text in ("0" * 5000, "99999999999999999999"):
+        with pytest.raises(FieldProblem):
+            parse_categories(text)

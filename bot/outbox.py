@@ -178,8 +178,7 @@ class OutboxPump:
         On a clean shutdown (a deploy) nothing sent is sent again, and nothing unsent waits for
         its lease to run out.
         """
-        if self._recorder is not None:
-            await asyncio.gather(self._recorder, return_exceptions=True)
+        await self._outcomes_recorded()
         if self._in_flight:
             try:
                 async with self._store() as store:
@@ -223,8 +222,7 @@ class OutboxPump:
         while loop.time() < deadline:
             claimed = await self.pump_once()
             await self._queue.wait_idle(timeout=max(0.1, deadline - loop.time()))
-            if self._recorder is not None:
-                await asyncio.gather(self._recorder, return_exceptions=True)
+            await self._outcomes_recorded()
             if claimed == 0 and not self._in_flight:
                 return
 
@@ -270,6 +268,11 @@ class OutboxPump:
         self._outcomes.append((pending, delivered, error))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._record_outcomes(), name="outbox-outcomes")
+
+    async def _outcomes_recorded(self) -> None:
+        """Wait until every outcome handed to the recorder so far is durable (or given up)."""
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
 
     async def _record_outcomes(self) -> None:
         while self._outcomes:
